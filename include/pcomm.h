@@ -1,0 +1,14 @@
+/* pcomm.h - libpcomm: run child processes and move their bytes.
+ *
+ * Include this umbrella header, or only the per-family headers under pcomm/.
+ * Part of libpcomm. SPDX-License-Identifier: MIT
+ */
+#ifndef PCOMM_H
+#define PCOMM_H
+
+#include "pcomm/common.h"
+#include "pcomm/error.h"
+#include "pcomm/cmd.h"
+#include "pcomm/proc.h"
+
+#endif /* PCOMM_H */

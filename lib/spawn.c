@@ -1,0 +1,419 @@
+/* lib/spawn.c - pcomm_spawn(): posix_spawn with the environment, PATH lookup, descriptor
+ * placement and signal state done right. Nothing of ours runs in the child.
+ * SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd_private.h"
+#include "pcomm/error.h"
+#include "proc_private.h"
+#include "sys.h"
+
+extern char **environ;
+
+/* ---- environment ------------------------------------------------------------------------- */
+
+static bool pcomm_env_matches(const char *entry, const char *name, size_t name_len)
+{
+    return strncmp(entry, name, name_len) == 0 && entry[name_len] == '=';
+}
+
+static void pcomm_env_remove(char **envp, size_t *count, const char *name, size_t name_len)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < *count; i++)
+        if (!pcomm_env_matches(envp[i], name, name_len))
+            envp[out++] = envp[i];
+    *count = out;
+}
+
+/* Build the child's environment: a snapshot of environ with cmd's operations applied in order.
+ * The array is ours, the strings are environ's or cmd's (both outlive the spawn call). */
+static int pcomm_build_env(const pcomm_cmd *cmd, char ***envpp)
+{
+    size_t parent = 0;
+    for (char **e = environ; e && *e; e++)
+        parent++;
+    size_t cap = parent + cmd->env_count + 1;
+    char **envp = malloc(cap * sizeof *envp);
+    if (!envp)
+        return -ENOMEM;
+    size_t count = 0;
+    for (size_t i = 0; i < parent; i++)
+        envp[count++] = environ[i];
+    for (size_t i = 0; i < cmd->env_count; i++) {
+        const struct pcomm__envop *op = &cmd->env[i];
+        if (op->op == PCOMM__ENV_CLEAR) {
+            count = 0;
+            continue;
+        }
+        pcomm_env_remove(envp, &count, op->entry, op->name_len);
+        if (op->op == PCOMM__ENV_SET)
+            envp[count++] = op->entry;
+    }
+    envp[count] = NULL;
+    *envpp = envp;
+    return 0;
+}
+
+/* ---- program lookup ---------------------------------------------------------------------- */
+
+/* 0 when path is a regular file we may execute, else -EACCES or the stat error. */
+static int pcomm_check_exe(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode) || faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
+        return -EACCES;
+    return 0;
+}
+
+/* Look name up in path_list like execvp, but skip empty and relative entries (glibc would run
+ * ./name for "PATH=/usr/bin:"). Returns 0 with a malloc'd *exep, -ENOENT or -EACCES. */
+static int pcomm_search_path(const char *name, const char *path_list, char **exep)
+{
+    size_t name_len = strlen(name);
+    int result = -ENOENT;
+    char buf[PATH_MAX];
+    for (const char *p = path_list; *p;) {
+        const char *end = strchrnul(p, ':');
+        size_t dir_len = (size_t)(end - p);
+        if (dir_len > 0 && p[0] == '/' && dir_len + 1 + name_len < sizeof buf) {
+            memcpy(buf, p, dir_len);
+            buf[dir_len] = '/';
+            memcpy(buf + dir_len + 1, name, name_len + 1);
+            int r = pcomm_check_exe(buf);
+            if (r == 0) {
+                *exep = strdup(buf);
+                return *exep ? 0 : -ENOMEM;
+            }
+            if (r == -EACCES)
+                result = -EACCES;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return result;
+}
+
+static int pcomm_resolve_program(const pcomm_cmd *cmd, char *const *envp, char **exep)
+{
+    const char *name = cmd->program ? cmd->program : cmd->argv[0];
+    if (!*name)
+        return -ENOENT;
+    if (strchr(name, '/')) {
+        /* Used as given; exec reports a missing or unrunnable file, relative to the cwd. */
+        *exep = strdup(name);
+        return *exep ? 0 : -ENOMEM;
+    }
+    const char *path_list = "/bin:/usr/bin"; /* glibc's default when PATH is unset */
+    for (char *const *e = envp; *e; e++)
+        if (pcomm_env_matches(*e, "PATH", 4)) {
+            path_list = *e + 5;
+            break;
+        }
+    return pcomm_search_path(name, path_list, exep);
+}
+
+static int pcomm_check_cwd(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+        faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0)
+        return PCOMM_ECWD;
+    return 0;
+}
+
+/* ---- descriptor placement ---------------------------------------------------------------- */
+
+/* One descriptor of the child, and where it comes from in the parent. */
+struct pcomm_target {
+    int child_fd;
+    int kind;
+    int src;        /* parent descriptor to dup2 into child_fd, or -1 to close child_fd */
+    bool owned;     /* src was made for this spawn and is closed after it */
+    int parent_end; /* PIPE: the parent's end, handed to the proc */
+};
+
+struct pcomm_spawn_state {
+    struct pcomm_target *targets;
+    size_t count;
+    int max_child_fd;
+};
+
+static void pcomm_targets_release(struct pcomm_spawn_state *st, bool keep_parent_ends)
+{
+    for (size_t i = 0; i < st->count; i++) {
+        struct pcomm_target *t = &st->targets[i];
+        if (t->owned)
+            pcomm__closep(&t->src);
+        if (!keep_parent_ends)
+            pcomm__closep(&t->parent_end);
+    }
+    free(st->targets);
+    st->targets = NULL;
+}
+
+static bool pcomm_fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Give target t its source descriptor (everything but MERGE). */
+static int pcomm_target_open(struct pcomm_target *t, const struct pcomm__stdio *s)
+{
+    bool input = t->child_fd == 0;
+    switch (t->kind) {
+    case PCOMM__STDIO_INHERIT: t->src = pcomm_fd_is_open(t->child_fd) ? t->child_fd : -1; return 0;
+    case PCOMM__STDIO_CLOSE: return 0;
+    case PCOMM__STDIO_FD:
+        if (!pcomm_fd_is_open(s->arg))
+            return -EBADF;
+        t->src = s->arg;
+        return 0;
+    case PCOMM__STDIO_NULL:
+        t->src = pcomm__open("/dev/null", input ? O_RDONLY : O_WRONLY, 0);
+        t->owned = t->src >= 0;
+        return t->src < 0 ? t->src : 0;
+    case PCOMM__STDIO_FILE:
+        t->src = pcomm__open(s->path, s->oflags | O_NOCTTY, (mode_t)s->mode);
+        t->owned = t->src >= 0;
+        return t->src < 0 ? t->src : 0;
+    case PCOMM__STDIO_PIPE: {
+        int p[2];
+        int r = pcomm__pipe(p, 0);
+        if (r < 0)
+            return r;
+        t->src = input ? p[0] : p[1];
+        t->parent_end = input ? p[1] : p[0];
+        t->owned = true;
+        return 0;
+    }
+    }
+    return -EINVAL;
+}
+
+static struct pcomm_target *pcomm_find_target(struct pcomm_spawn_state *st, int child_fd)
+{
+    for (size_t i = 0; i < st->count; i++)
+        if (st->targets[i].child_fd == child_fd)
+            return &st->targets[i];
+    return NULL;
+}
+
+/* Collect the child's descriptors: 0-2 (inherited unless set) and every configured one. */
+static int pcomm_collect_targets(const pcomm_cmd *cmd, struct pcomm_spawn_state *st)
+{
+    st->targets = calloc(cmd->stdio_count + 3, sizeof *st->targets);
+    if (!st->targets)
+        return -ENOMEM;
+    st->max_child_fd = 2;
+    for (int fd = 0; fd <= 2; fd++)
+        if (!pcomm__cmd_stdio(cmd, fd))
+            st->targets[st->count++] = (struct pcomm_target){fd, PCOMM__STDIO_INHERIT, -1, 0, -1};
+    for (size_t i = 0; i < cmd->stdio_count; i++) {
+        const struct pcomm__stdio *s = &cmd->stdio[i];
+        st->targets[st->count++] = (struct pcomm_target){s->child_fd, s->kind, -1, 0, -1};
+        if (s->child_fd > st->max_child_fd)
+            st->max_child_fd = s->child_fd;
+    }
+    for (size_t i = 0; i < st->count; i++) {
+        struct pcomm_target *t = &st->targets[i];
+        if (t->kind == PCOMM__STDIO_MERGE)
+            continue;
+        int r = pcomm_target_open(t, pcomm__cmd_stdio(cmd, t->child_fd));
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < st->count; i++) {
+        struct pcomm_target *t = &st->targets[i];
+        if (t->kind != PCOMM__STDIO_MERGE)
+            continue;
+        const struct pcomm_target *into =
+            pcomm_find_target(st, pcomm__cmd_stdio(cmd, t->child_fd)->arg);
+        if (!into || into->kind == PCOMM__STDIO_MERGE)
+            return into ? -EINVAL : -EBADF;
+        if (into->src < 0)
+            return -EBADF;
+        t->src = into->src; /* shared, not owned twice */
+    }
+    return 0;
+}
+
+/* Move every source that a dup2 could clobber above the highest child descriptor, so targets can
+ * be placed in any order (swaps like 1<->2, a parent with 0/1/2 closed). */
+static int pcomm_lift_sources(struct pcomm_spawn_state *st)
+{
+    int floor = st->max_child_fd + 1;
+    for (size_t i = 0; i < st->count; i++) {
+        struct pcomm_target *t = &st->targets[i];
+        if (t->src < 0 || t->src >= floor || t->kind == PCOMM__STDIO_MERGE)
+            continue;
+        int old = t->src;
+        int lifted = pcomm__dup_above(old, floor);
+        if (lifted < 0)
+            return lifted;
+        for (size_t j = 0; j < st->count; j++) /* merged targets share this source */
+            if (st->targets[j].kind == PCOMM__STDIO_MERGE && st->targets[j].src == old)
+                st->targets[j].src = lifted;
+        if (t->owned)
+            pcomm__close(old);
+        t->src = lifted;
+        t->owned = true;
+    }
+    return 0;
+}
+
+static int pcomm_build_file_actions(const pcomm_cmd *cmd, struct pcomm_spawn_state *st,
+                                    posix_spawn_file_actions_t *fa)
+{
+    int r = 0;
+    if (cmd->cwd)
+        r = posix_spawn_file_actions_addchdir_np(fa, cmd->cwd);
+    for (size_t i = 0; r == 0 && i < st->count; i++) {
+        const struct pcomm_target *t = &st->targets[i];
+        r = t->src >= 0 ? posix_spawn_file_actions_adddup2(fa, t->src, t->child_fd)
+                        : posix_spawn_file_actions_addclose(fa, t->child_fd);
+    }
+    for (int fd = 3; r == 0 && fd < st->max_child_fd; fd++)
+        if (!pcomm_find_target(st, fd))
+            r = posix_spawn_file_actions_addclose(fa, fd);
+    if (r == 0)
+        r = posix_spawn_file_actions_addclosefrom_np(fa, st->max_child_fd + 1);
+    return -r;
+}
+
+static int pcomm_build_attr(const pcomm_cmd *cmd, posix_spawnattr_t *attr)
+{
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (cmd->group == PCOMM_GROUP_OWN)
+        flags |= POSIX_SPAWN_SETPGROUP;
+    else if (cmd->group == PCOMM_GROUP_SESSION)
+        flags |= POSIX_SPAWN_SETSID;
+    int r = posix_spawnattr_setflags(attr, flags);
+    if (r == 0)
+        r = posix_spawnattr_setsigmask(attr, &none);
+    if (r == 0)
+        r = posix_spawnattr_setsigdefault(attr, &all);
+    if (r == 0 && cmd->group == PCOMM_GROUP_OWN)
+        r = posix_spawnattr_setpgroup(attr, 0);
+    return -r;
+}
+
+/* ---- the proc ---------------------------------------------------------------------------- */
+
+static int pcomm_proc_create(struct pcomm_spawn_state *st, const pcomm_cmd *cmd, char *exe,
+                             pcomm_proc **procp)
+{
+    pcomm_proc *proc = calloc(1, sizeof *proc);
+    if (!proc)
+        return -ENOMEM;
+    size_t ends = 0;
+    for (size_t i = 0; i < st->count; i++)
+        ends += st->targets[i].parent_end >= 0;
+    proc->ends = calloc(ends ? ends : 1, sizeof *proc->ends);
+    if (!proc->ends) {
+        free(proc);
+        return -ENOMEM;
+    }
+    proc->pid = -1;
+    proc->pidfd = -1;
+    proc->leads_group = cmd->group != PCOMM_GROUP_INHERIT;
+    proc->exe = exe;
+    pthread_mutex_init(&proc->lock, NULL);
+    *procp = proc;
+    return 0;
+}
+
+/* Move the parent pipe ends from the spawn state into the proc. */
+static void pcomm_proc_adopt_ends(pcomm_proc *proc, struct pcomm_spawn_state *st)
+{
+    for (size_t i = 0; i < st->count; i++) {
+        struct pcomm_target *t = &st->targets[i];
+        if (t->parent_end < 0)
+            continue;
+        proc->ends[proc->end_count++] = (struct pcomm__proc_end){t->child_fd, t->parent_end};
+        t->parent_end = -1;
+    }
+}
+
+static int pcomm_spawn_prepared(const pcomm_cmd *cmd, struct pcomm_spawn_state *st, char *exe,
+                                char **envp, pcomm_proc **procp)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int r = -posix_spawn_file_actions_init(&fa);
+    if (r < 0)
+        return r;
+    r = -posix_spawnattr_init(&attr);
+    if (r < 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return r;
+    }
+    r = pcomm_build_file_actions(cmd, st, &fa);
+    if (r == 0)
+        r = pcomm_build_attr(cmd, &attr);
+    pcomm_proc *proc = NULL;
+    if (r == 0)
+        r = pcomm_proc_create(st, cmd, exe, &proc);
+    if (r == 0) {
+        proc->start_ns = pcomm__now_ns();
+        r = -posix_spawn(&proc->pid, exe, &fa, &attr, cmd->argv, envp);
+    }
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (r < 0) {
+        if (proc) {
+            proc->exe = NULL; /* still the caller's */
+            pcomm_proc_free(proc);
+        }
+        return r;
+    }
+    /* Any failure (ENOSYS under valgrind or old kernels, EMFILE) falls back to waitid polling,
+     * which is safe because the child is never reaped before pcomm_proc_free(). */
+    proc->pidfd = pidfd_open(proc->pid, 0);
+    if (proc->pidfd < 0)
+        proc->pidfd = -1;
+    proc->status.pid = proc->pid;
+    pcomm_proc_adopt_ends(proc, st);
+    *procp = proc;
+    return 0;
+}
+
+int pcomm_spawn(const pcomm_cmd *cmd, pcomm_proc **procp)
+{
+    if (!cmd || !procp || cmd->argc == 0)
+        return -EINVAL;
+    struct pcomm_spawn_state st = {0};
+    char **envp = NULL;
+    char *exe = NULL;
+    int r = pcomm_collect_targets(cmd, &st);
+    if (r == 0)
+        r = cmd->cwd ? pcomm_check_cwd(cmd->cwd) : 0;
+    if (r == 0)
+        r = pcomm_build_env(cmd, &envp);
+    if (r == 0)
+        r = pcomm_resolve_program(cmd, envp, &exe);
+    if (r == 0)
+        r = pcomm_lift_sources(&st);
+    if (r == 0)
+        r = pcomm_spawn_prepared(cmd, &st, exe, envp, procp);
+    if (r < 0)
+        free(exe);
+    pcomm_targets_release(&st, false);
+    free(envp);
+    return r;
+}

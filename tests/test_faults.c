@@ -1,0 +1,268 @@
+/* tests/test_faults.c - fault injection, SQLite style: for N = 1, 2, ... make the Nth call of
+ * any instrumented libc function fail, run the operation, and check that the error is reported
+ * and nothing leaked (descriptors, children, memory under ASan). The functions are interposed by
+ * this executable (its definitions win over libc's for the library too), so the library carries
+ * no test hooks. SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/pidfd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PT_FAIL_MALLOC 0 /* ASan owns malloc */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PT_FAIL_MALLOC 0
+#endif
+#endif
+#ifndef PT_FAIL_MALLOC
+#define PT_FAIL_MALLOC 1
+#endif
+
+static int fp_countdown;      /* 0 = disarmed; otherwise the call number that fails */
+static int fp_calls;          /* instrumented calls since arming */
+static const char *fp_failed; /* which function failed, or NULL */
+
+static void fp_arm(int n)
+{
+    fp_calls = 0;
+    fp_failed = NULL;
+    fp_countdown = n;
+}
+
+static bool fp_disarm(void)
+{
+    fp_countdown = 0;
+    return fp_failed != NULL;
+}
+
+/* True when this call must fail. */
+static bool fp_hit(const char *name)
+{
+    if (!fp_countdown || fp_failed)
+        return false;
+    if (++fp_calls < fp_countdown)
+        return false;
+    fp_failed = name;
+    return true;
+}
+
+#define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+
+int pipe2(int fds[2], int flags)
+{
+    if (fp_hit("pipe2")) {
+        errno = EMFILE;
+        return -1;
+    }
+    return REAL(pipe2)(fds, flags);
+}
+
+int open(const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = va_arg(ap, mode_t);
+    va_end(ap);
+    if (fp_hit("open")) {
+        errno = ENFILE;
+        return -1;
+    }
+    return REAL(open)(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = va_arg(ap, mode_t);
+    va_end(ap);
+    if (fp_hit("open64")) {
+        errno = ENFILE;
+        return -1;
+    }
+    return REAL(open64)(path, flags, mode);
+}
+
+static int fp_fcntl(const char *name, int fd, int cmd, long arg)
+{
+    if (cmd == F_DUPFD_CLOEXEC && fp_hit(name)) {
+        errno = EMFILE;
+        return -1;
+    }
+    int (*real)(int, int, ...) = (int (*)(int, int, ...))dlsym(RTLD_NEXT, name);
+    return real(fd, cmd, arg);
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return fp_fcntl("fcntl", fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return fp_fcntl("fcntl64", fd, cmd, arg);
+}
+
+int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    if (fp_hit("posix_spawn"))
+        return EAGAIN; /* what the process limit gives */
+    return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+}
+
+int pidfd_open(pid_t pid, unsigned flags)
+{
+    if (fp_hit("pidfd_open")) {
+        errno = EMFILE;
+        return -1;
+    }
+    return REAL(pidfd_open)(pid, flags);
+}
+
+#if PT_FAIL_MALLOC
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+
+void *malloc(size_t n)
+{
+    if (fp_hit("malloc")) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    if (fp_hit("calloc")) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n)
+{
+    if (fp_hit("realloc")) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_realloc(p, n);
+}
+#endif
+
+/* ---- the scenarios ----------------------------------------------------------------------- */
+
+static pcomm_cmd *rich_cmd(void)
+{
+    pcomm_cmd *cmd = pt_helper_cmd("echo", "eprint", "E", NULL);
+    for (int fd = 0; fd <= 2; fd++)
+        PT_OK(pcomm_cmd_stdio_pipe(cmd, fd));
+    PT_OK(pcomm_cmd_stdio_null(cmd, 4));
+    PT_OK(pcomm_cmd_stdio_fd(cmd, 6, 0 + 1)); /* passes our stdout as fd 6 */
+    PT_OK(pcomm_cmd_stdio_merge(cmd, 7, 2));
+    PT_OK(pcomm_cmd_chdir(cmd, "/"));
+    PT_OK(pcomm_cmd_setenv(cmd, "FAULTS", "1"));
+    return cmd;
+}
+
+static void test_spawn_every_failure(void **state)
+{
+    (void)state;
+    pcomm_cmd *cmd = rich_cmd();
+    int fds = pt_count_fds(), failures = 0, tolerated = 0;
+    for (int n = 1; n < 1000; n++) {
+        pcomm_proc *proc = NULL;
+        fp_arm(n);
+        int r = pcomm_spawn(cmd, &proc);
+        const char *failed = fp_failed;
+        bool fired = fp_disarm();
+        if (r == 0) {
+            PT_OK(pcomm_proc_close_fd(proc, 0));
+            PT_OK(pcomm_proc_wait(proc, 10000));
+            pcomm_proc_free(proc);
+            if (!fired)
+                break;   /* every instrumented call has been failed once */
+            tolerated++; /* e.g. pidfd_open: the waitid fallback takes over */
+            continue;
+        }
+        if (!fired)
+            fail_msg("spawn failed without an injected fault: %s", pcomm_strerror(r));
+        failures++;
+        assert_null(proc);
+        if (r == -EINVAL)
+            fail_msg("call %d (%s) failed but spawn reported -EINVAL", n, failed);
+        assert_int_equal(pt_count_fds(), fds);
+        assert_int_equal(pt_count_children(NULL), 0);
+    }
+    fprintf(stderr, "[ faults ] spawn: %d injected failures reported, %d tolerated\n", failures,
+            tolerated);
+    assert_true(failures >= 8);
+    assert_true(tolerated >= 1);
+    pcomm_cmd_free(cmd);
+}
+
+static void test_cmd_setters_under_enomem(void **state)
+{
+    (void)state;
+    if (!PT_FAIL_MALLOC)
+        skip();
+    for (int n = 1;; n++) {
+        pcomm_cmd *cmd = NULL, *copy = NULL;
+        fp_arm(n);
+        int r = pcomm_cmd_new(&cmd);
+        if (r == 0)
+            r = pcomm_cmd_arg(cmd, "prog");
+        if (r == 0)
+            r = pcomm_cmd_setenv(cmd, "A", "b");
+        if (r == 0)
+            r = pcomm_cmd_unsetenv(cmd, "C");
+        if (r == 0)
+            r = pcomm_cmd_chdir(cmd, "/tmp");
+        if (r == 0)
+            r = pcomm_cmd_stdio_file(cmd, 3, "/dev/null", O_RDONLY, 0);
+        if (r == 0)
+            r = pcomm_cmd_stdio_pipe(cmd, 1);
+        if (r == 0)
+            r = pcomm_cmd_dup(cmd, &copy);
+        bool fired = fp_disarm();
+        if (fired)
+            assert_int_equal(r, -ENOMEM);
+        else
+            assert_int_equal(r, 0);
+        pcomm_cmd_free(copy);
+        pcomm_cmd_free(cmd);
+        if (!fired)
+            break;
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        PT_TEST(test_spawn_every_failure),
+        PT_TEST(test_cmd_setters_under_enomem),
+    };
+    return PT_RUN(tests);
+}
