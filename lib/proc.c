@@ -81,6 +81,15 @@ int pcomm__proc_poll(pcomm_proc *proc)
     return r;
 }
 
+/* Whether no end has been observed yet (read under the lock: another thread may record it). */
+static bool pcomm_proc_running(pcomm_proc *proc)
+{
+    pthread_mutex_lock(&proc->lock);
+    bool running = proc->status.how == PCOMM_RUNNING;
+    pthread_mutex_unlock(&proc->lock);
+    return running;
+}
+
 /* Sleep until the deadline or for at most max_ns, whichever is sooner. */
 static void pcomm_nap(int64_t deadline_ns, int64_t max_ns)
 {
@@ -100,17 +109,19 @@ int pcomm_proc_wait(pcomm_proc *proc, int timeout_ms)
     int64_t deadline = pcomm__deadline_after_ms(timeout_ms);
     int64_t nap_ns = 1000000; /* waitid fallback: 1 ms, doubling up to 50 ms */
     for (;;) {
+        if (proc->pidfd >= 0 && pcomm_proc_running(proc)) {
+            /* The pidfd turns readable when the child ends: no waitid until then. */
+            struct pollfd pfd = {.fd = proc->pidfd, .events = POLLIN};
+            int r = pcomm__poll_until(&pfd, 1, deadline);
+            if (r < 0)
+                return r;
+        }
         int r = pcomm__proc_poll(proc);
         if (r != 0)
             return r < 0 ? r : 0;
         if (deadline != PCOMM__NO_DEADLINE && pcomm__now_ns() >= deadline)
             return -ETIMEDOUT;
-        if (proc->pidfd >= 0) {
-            struct pollfd pfd = {.fd = proc->pidfd, .events = POLLIN};
-            r = pcomm__poll_until(&pfd, 1, deadline);
-            if (r < 0)
-                return r;
-        } else {
+        if (proc->pidfd < 0) {
             pcomm_nap(deadline, nap_ns);
             if (nap_ns < 50000000)
                 nap_ns *= 2;

@@ -140,6 +140,7 @@ struct pcomm_target {
     int kind;
     int src;        /* parent descriptor to dup2 into child_fd, or -1 to close child_fd */
     bool owned;     /* src was made for this spawn and is closed after it */
+    bool passes_through; /* inherited, open, not close-on-exec: needs no file action */
     int parent_end; /* PIPE: the parent's end, handed to the proc */
 };
 
@@ -172,7 +173,12 @@ static int pcomm_target_open(struct pcomm_target *t, const struct pcomm__stdio *
 {
     bool input = t->child_fd == 0;
     switch (t->kind) {
-    case PCOMM__STDIO_INHERIT: t->src = pcomm_fd_is_open(t->child_fd) ? t->child_fd : -1; return 0;
+    case PCOMM__STDIO_INHERIT: {
+        int flags = fcntl(t->child_fd, F_GETFD);
+        t->src = flags >= 0 ? t->child_fd : -1;
+        t->passes_through = flags >= 0 && !(flags & FD_CLOEXEC);
+        return 0;
+    }
     case PCOMM__STDIO_CLOSE: return 0;
     case PCOMM__STDIO_FD:
         if (!pcomm_fd_is_open(s->arg))
@@ -218,10 +224,10 @@ static int pcomm_collect_targets(const pcomm_cmd *cmd, struct pcomm_spawn_state 
     st->max_child_fd = 2;
     for (int fd = 0; fd <= 2; fd++)
         if (!pcomm__cmd_stdio(cmd, fd))
-            st->targets[st->count++] = (struct pcomm_target){fd, PCOMM__STDIO_INHERIT, -1, 0, -1};
+            st->targets[st->count++] = (struct pcomm_target){fd, PCOMM__STDIO_INHERIT, -1, false, false, -1};
     for (size_t i = 0; i < cmd->stdio_count; i++) {
         const struct pcomm__stdio *s = &cmd->stdio[i];
-        st->targets[st->count++] = (struct pcomm_target){s->child_fd, s->kind, -1, 0, -1};
+        st->targets[st->count++] = (struct pcomm_target){s->child_fd, s->kind, -1, false, false, -1};
         if (s->child_fd > st->max_child_fd)
             st->max_child_fd = s->child_fd;
     }
@@ -248,6 +254,15 @@ static int pcomm_collect_targets(const pcomm_cmd *cmd, struct pcomm_spawn_state 
     return 0;
 }
 
+/* Whether placing some other target would overwrite or close t's source before t is placed:
+ * the source is the child fd of a target that gets something else. An inherited fd (source ==
+ * target) is never clobbered, so the common case costs no extra syscalls. */
+static bool pcomm_source_clobbered(struct pcomm_spawn_state *st, const struct pcomm_target *t)
+{
+    const struct pcomm_target *owner = pcomm_find_target(st, t->src);
+    return owner && owner->src != t->src;
+}
+
 /* Move every source that a dup2 could clobber above the highest child descriptor, so targets can
  * be placed in any order (swaps like 1<->2, a parent with 0/1/2 closed). */
 static int pcomm_lift_sources(struct pcomm_spawn_state *st)
@@ -255,7 +270,8 @@ static int pcomm_lift_sources(struct pcomm_spawn_state *st)
     int floor = st->max_child_fd + 1;
     for (size_t i = 0; i < st->count; i++) {
         struct pcomm_target *t = &st->targets[i];
-        if (t->src < 0 || t->src >= floor || t->kind == PCOMM__STDIO_MERGE)
+        if (t->src < 0 || t->src >= floor || t->kind == PCOMM__STDIO_MERGE ||
+            !pcomm_source_clobbered(st, t))
             continue;
         int old = t->src;
         int lifted = pcomm__dup_above(old, floor);
@@ -280,6 +296,8 @@ static int pcomm_build_file_actions(const pcomm_cmd *cmd, struct pcomm_spawn_sta
         r = posix_spawn_file_actions_addchdir_np(fa, cmd->cwd);
     for (size_t i = 0; r == 0 && i < st->count; i++) {
         const struct pcomm_target *t = &st->targets[i];
+        if (t->passes_through)
+            continue; /* glibc's file-action builders cost a getrlimit each: skip what we can */
         r = t->src >= 0 ? posix_spawn_file_actions_adddup2(fa, t->src, t->child_fd)
                         : posix_spawn_file_actions_addclose(fa, t->child_fd);
     }

@@ -1,0 +1,18 @@
+# mandoc -Tlint on every generated page (alias pages are one .so line and are skipped).
+file(GLOB_RECURSE pages ${DIR}/man*/*.[0-9])
+set(failed 0)
+foreach(page ${pages})
+  file(READ ${page} text)
+  if(text MATCHES "^\\.so ")
+    continue()
+  endif()
+  execute_process(COMMAND ${MANDOC} -Tlint -W warning ${page} RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(SEND_ERROR "mandoc -Tlint ${page}:\n${out}${err}")
+    set(failed 1)
+  endif()
+endforeach()
+if(failed)
+  message(FATAL_ERROR "man page lint failed")
+endif()

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""pcomm benchmark driver.
+
+Runs every benchmark's variants round-robin (A B C A B C ...), so that drift on this shared,
+noisy machine hits all of them alike, and reports for each variant the median of its values and
+the median of its per-round ratios to the group's base. Targets are checked on those ratios and
+printed as PASS or MISS; nothing here fails a build (a benchmark is not a test).
+
+    driver.py --build BUILD_DIR [--quick] [--rounds N] [--only NAME[,NAME]]
+
+Every benchmark program prints one number on stdout, higher is better (a rate).
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Variant:
+    def __init__(self, label, argv, env=None, unit="/s", scale=1.0):
+        self.label, self.argv, self.env, self.unit, self.scale = label, argv, env or {}, unit, scale
+
+
+class Group:
+    """Variants measured together; ratios are against `base`; targets are
+    (variant, other, min_ratio, text): median of value(variant)/value(other) >= min_ratio."""
+
+    def __init__(self, title, variants, base, targets=(), cpus=None):
+        self.title, self.variants, self.base, self.targets = title, variants, base, list(targets)
+        self.cpus = cpus  # e.g. "0": run every variant (and its children) under taskset -c 0
+
+
+def run_variant(v, cpus=None):
+    env = dict(os.environ)
+    env.update(v.env)
+    argv = (["taskset", "-c", cpus] if cpus else []) + v.argv
+    out = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"{v.label}: {' '.join(v.argv)} failed ({out.returncode}): "
+                           f"{out.stderr.strip()[-400:]}")
+    return float(out.stdout.split()[-1])
+
+
+def fmt(value, unit):
+    if unit == "GB/s":
+        return f"{value:.3f} GB/s"
+    if unit == "MB/s":
+        return f"{value:.1f} MB/s"
+    return f"{value:,.0f}{unit}"
+
+
+def run_group(g, rounds):
+    values = {v.label: [] for v in g.variants}
+    for _ in range(rounds):
+        for v in g.variants:
+            values[v.label].append(run_variant(v, g.cpus) * v.scale)
+    base = values[g.base]
+    where = f", pinned to CPU {g.cpus}" if g.cpus else ""
+    print(f"\n== {g.title}  ({rounds} rounds, round-robin{where})")
+    print(f"   {'variant':<34} {'median':>16} {'ratio to ' + g.base:>22}")
+    for v in g.variants:
+        ratios = [a / b for a, b in zip(values[v.label], base) if b > 0]
+        tag = "  (base)" if v.label == g.base else ""
+        print(f"   {v.label:<34} {fmt(statistics.median(values[v.label]), v.unit):>16} "
+              f"{statistics.median(ratios):>20.3f}x{tag}")
+    results = []
+    for label, other, minimum, text in g.targets:
+        ratios = [a / b for a, b in zip(values[label], values[other]) if b > 0]
+        r = statistics.median(ratios)
+        ok = r >= minimum
+        results.append(ok)
+        print(f"   target: {text}: {label} / {other} = {r:.3f}x (>= {minimum}) "
+              f"{'PASS' if ok else 'MISS'}")
+    return results
+
+
+# ---- the benchmarks ---------------------------------------------------------------------------
+
+def spawn_groups(build, quick):
+    bench = os.path.join(build, "tests/bench/bench_spawn")
+    lp = os.path.join(build, "tests/bench/bench_spawn_libpipeline")
+    have_lp = os.path.exists(lp)
+    py = [sys.executable, os.path.join(HERE, "bench_spawn.py")]
+    true_static = os.path.join(build, "tests/bench/true_static")
+    groups = []
+    for child, child_title in (("/bin/true", "/bin/true"), (true_static, "static no-libc child")):
+        for heap in ((0, 256) if quick else (0, 2048)):
+            n = (200 if quick else 2000) if child == "/bin/true" else (400 if quick else 4000)
+            nfork = n if heap == 0 else (10 if quick else 30)
+            big = heap > 0
+            variants = [
+                Variant("posix_spawn + waitpid (raw)",
+                        [bench, "posix_spawn", str(n), str(heap), child]),
+                Variant("pcomm_spawn + wait", [bench, "pcomm", str(n), str(heap), child]),
+                Variant("fork + exec + waitpid",
+                        [bench, "fork", str(nfork), str(heap), child]),
+            ]
+            targets = [("pcomm_spawn + wait", "posix_spawn + waitpid (raw)", 0.95,
+                        "pcomm >= 0.95x the raw posix_spawn loop")]
+            if child == "/bin/true":
+                variants.append(Variant("python subprocess.run", py + [str(n // 2), str(heap), child]))
+                if have_lp:
+                    variants.append(Variant("libpipeline pipeline_run",
+                                            [lp, str(nfork), str(heap), child]))
+            if big and not quick:
+                targets.append(("pcomm_spawn + wait", "fork + exec + waitpid", 50,
+                                "pcomm >= 50x fork+exec at 2 GiB"))
+                if have_lp and child == "/bin/true":
+                    targets.append(("pcomm_spawn + wait", "libpipeline pipeline_run", 50,
+                                    "pcomm >= 50x libpipeline at 2 GiB"))
+            # Pinned: parent and child share CPU 0; unpinned, placement noise swings rates 2x.
+            groups.append(Group(f"spawn + wait, child {child_title}, parent heap {heap} MiB",
+                                variants, "posix_spawn + waitpid (raw)", targets, cpus="0"))
+    return groups
+
+
+BENCHMARKS = {
+    "spawn": spawn_groups,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", required=True, help="the CMake build directory")
+    ap.add_argument("--quick", action="store_true", help="few rounds, small sizes (CI smoke)")
+    ap.add_argument("--rounds", type=int, default=0)
+    ap.add_argument("--only", default="", help="comma-separated benchmark names")
+    args = ap.parse_args()
+    rounds = args.rounds or (2 if args.quick else 5)
+    names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
+    print(f"pcomm benchmarks on {os.cpu_count()} CPUs; {'quick' if args.quick else 'full'} mode")
+    summary = []
+    for name in names:
+        for g in BENCHMARKS[name](args.build, args.quick):
+            summary += run_group(g, rounds)
+    missed = summary.count(False)
+    print(f"\n{len(summary) - missed} targets met, {missed} missed"
+          + (" (quick mode: sizes too small to judge targets)" if args.quick else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
