@@ -138,10 +138,10 @@ static int pcomm_check_cwd(const char *dir)
 struct pcomm_target {
     int child_fd;
     int kind;
-    int src;        /* parent descriptor to dup2 into child_fd, or -1 to close child_fd */
-    bool owned;     /* src was made for this spawn and is closed after it */
+    int src;             /* parent descriptor to dup2 into child_fd, or -1 to close child_fd */
+    bool owned;          /* src was made for this spawn and is closed after it */
     bool passes_through; /* inherited, open, not close-on-exec: needs no file action */
-    int parent_end; /* PIPE: the parent's end, handed to the proc */
+    int parent_end;      /* PIPE: the parent's end, handed to the proc */
 };
 
 struct pcomm_spawn_state {
@@ -224,10 +224,12 @@ static int pcomm_collect_targets(const pcomm_cmd *cmd, struct pcomm_spawn_state 
     st->max_child_fd = 2;
     for (int fd = 0; fd <= 2; fd++)
         if (!pcomm__cmd_stdio(cmd, fd))
-            st->targets[st->count++] = (struct pcomm_target){fd, PCOMM__STDIO_INHERIT, -1, false, false, -1};
+            st->targets[st->count++] =
+                (struct pcomm_target){fd, PCOMM__STDIO_INHERIT, -1, false, false, -1};
     for (size_t i = 0; i < cmd->stdio_count; i++) {
         const struct pcomm__stdio *s = &cmd->stdio[i];
-        st->targets[st->count++] = (struct pcomm_target){s->child_fd, s->kind, -1, false, false, -1};
+        st->targets[st->count++] =
+            (struct pcomm_target){s->child_fd, s->kind, -1, false, false, -1};
         if (s->child_fd > st->max_child_fd)
             st->max_child_fd = s->child_fd;
     }

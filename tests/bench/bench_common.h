@@ -1,6 +1,7 @@
 /* tests/bench/bench_common.h - shared bits of the benchmark programs: timing, pinning, a
  * touched heap. Every benchmark program prints one number (higher is better) on stdout; the
- * driver (driver.py) runs the variants round-robin and compares them. SPDX-License-Identifier: MIT */
+ * driver (driver.py) runs the variants round-robin and compares them. SPDX-License-Identifier: MIT
+ */
 #ifndef PCOMM_BENCH_COMMON_H
 #define PCOMM_BENCH_COMMON_H
 
