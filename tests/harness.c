@@ -224,6 +224,44 @@ pcomm_cmd *pt_helper_cmd(const char *first, ...)
     return cmd;
 }
 
+ssize_t pt_read(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+    while ((n = read(fd, buf, len)) < 0 && errno == EINTR)
+        ;
+    return n;
+}
+
+ssize_t pt_write(int fd, const void *buf, size_t len)
+{
+    ssize_t n;
+    while ((n = write(fd, buf, len)) < 0 && errno == EINTR)
+        ;
+    return n;
+}
+
+int pt_waitpid(int pid, int *status)
+{
+    int r;
+    while ((r = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+        ;
+    return r;
+}
+
+size_t pt_read_lines(int fd, char *buf, size_t cap, int n)
+{
+    size_t len = 0;
+    int lines = 0;
+    while (lines < n && len + 1 < cap) {
+        ssize_t r = pt_read(fd, buf + len, 1);
+        if (r <= 0)
+            break;
+        lines += buf[len++] == '\n';
+    }
+    buf[len] = '\0';
+    return len;
+}
+
 char *pt_slurp(int fd, size_t *lenp)
 {
     size_t cap = 65536, len = 0;

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cmocka.h>
 
 #include <pcomm.h>
@@ -45,6 +46,14 @@ const char *pt_helper(void);
 
 /* A command running the helper with the given operation words (NULL-terminated). */
 pcomm_cmd *pt_helper_cmd(const char *first, ...);
+
+/* read(2), write(2) and waitpid(2) retried on EINTR (the suite may run under a signal storm). */
+ssize_t pt_read(int fd, void *buf, size_t len);
+ssize_t pt_write(int fd, const void *buf, size_t len);
+int pt_waitpid(int pid, int *status);
+
+/* Read from fd until n newlines arrived (or EOF, or cap - 1 bytes); NUL-terminates buf. */
+size_t pt_read_lines(int fd, char *buf, size_t cap, int n);
 
 /* Read fd to EOF into a malloc'd buffer (NUL-terminated for convenience). */
 char *pt_slurp(int fd, size_t *lenp);

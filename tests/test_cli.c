@@ -236,7 +236,7 @@ static void check_forwarded(int sig)
     pcomm_proc *proc;
     PT_OK(pcomm_spawn(cmd, &proc));
     char buf[16] = {0};
-    assert_true(read(pcomm_proc_fd(proc, 1), buf, sizeof buf - 1) > 0); /* the child runs */
+    assert_true(pt_read_lines(pcomm_proc_fd(proc, 1), buf, sizeof buf, 1) > 0); /* it runs */
     assert_int_equal(kill(pcomm_proc_pid(proc), sig), 0); /* to pcomm alone, not its group */
     assert_int_equal(pcomm_proc_wait(proc, 5000), 0);
     pcomm_status st;

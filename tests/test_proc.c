@@ -121,10 +121,10 @@ static void test_group_kill_reaches_grandchild(void **state)
     PT_OK(pcomm_cmd_stdio_pipe(cmd, 1));
     pcomm_proc *proc;
     PT_OK(pcomm_spawn(cmd, &proc));
-    FILE *out = fdopen(pcomm_proc_take_fd(proc, 1), "r");
+    char line[256];
+    pt_read_lines(pcomm_proc_fd(proc, 1), line, sizeof line, 2);
     int grandchild, pid, pgid, sid, ppid;
-    assert_int_equal(fscanf(out, "%d %d %d %d %d", &grandchild, &pid, &pgid, &sid, &ppid), 5);
-    fclose(out);
+    assert_int_equal(sscanf(line, "%d %d %d %d %d", &grandchild, &pid, &pgid, &sid, &ppid), 5);
     assert_int_equal(pid, pcomm_proc_pid(proc));
     assert_int_equal(pgid, pid); /* leads its own group by default */
     assert_int_equal(ppid, getpid());
@@ -224,7 +224,7 @@ static void test_free_running_kills_group(void **state)
     pcomm_proc *proc;
     PT_OK(pcomm_spawn(cmd, &proc));
     char buf[32] = {0};
-    assert_true(read(pcomm_proc_fd(proc, 1), buf, sizeof buf - 1) > 0);
+    assert_true(pt_read_lines(pcomm_proc_fd(proc, 1), buf, sizeof buf, 1) > 0);
     int grandchild = atoi(buf);
     pcomm_proc_free(proc);
     for (int i = 0; i < 200 && strchr("-Z", proc_state(grandchild)) == NULL; i++)
@@ -269,11 +269,11 @@ static void test_proc_fd_accessors(void **state)
     assert_int_equal(pcomm_proc_fd(NULL, 0), -EINVAL);
     int in = pcomm_proc_fd(proc, 0);
     assert_true(in >= 0);
-    assert_int_equal(write(in, "ping", 4), 4);
+    assert_int_equal(pt_write(in, "ping", 4), 4);
     PT_OK(pcomm_proc_close_fd(proc, 0));
     assert_int_equal(pcomm_proc_close_fd(proc, 0), -EBADF);
     char buf[8] = {0};
-    assert_int_equal(read(pcomm_proc_fd(proc, 1), buf, sizeof buf), 4);
+    assert_int_equal(pt_read(pcomm_proc_fd(proc, 1), buf, sizeof buf), 4);
     assert_string_equal(buf, "ping");
     PT_OK(pcomm_proc_wait(proc, -1));
     pcomm_proc_free(proc);

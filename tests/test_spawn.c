@@ -451,7 +451,7 @@ static int swap_in_child(void)
     close(1);
     close(2);
     char a[64] = {0}, b[64] = {0};
-    if (read(out[0], a, sizeof a) < 0 || read(err[0], b, sizeof b) < 0)
+    if (pt_read(out[0], a, sizeof a) < 0 || pt_read(err[0], b, sizeof b) < 0)
         return 5;
     return strcmp(a, "to-stderr") ? 6 : strcmp(b, "to-stdout") ? 7 : 0;
 }
@@ -474,10 +474,10 @@ static int closed_std_in_child(void)
     int in = pcomm_proc_fd(proc, 0), out = pcomm_proc_fd(proc, 1), err = pcomm_proc_fd(proc, 2);
     if (in > 2 && out > 2 && err > 2)
         return 4; /* the point is that some of them landed on 0..2 */
-    if (write(in, "hello", 5) != 5 || pcomm_proc_close_fd(proc, 0))
+    if (pt_write(in, "hello", 5) != 5 || pcomm_proc_close_fd(proc, 0))
         return 5;
     char a[16] = {0}, b[16] = {0};
-    if (read(out, a, sizeof a) != 5 || read(err, b, sizeof b) != 1)
+    if (pt_read(out, a, sizeof a) != 5 || pt_read(err, b, sizeof b) != 1)
         return 6;
     if (pcomm_proc_wait(proc, -1))
         return 7;
@@ -493,7 +493,7 @@ static void run_forked(int (*fn)(void))
     if (pid == 0)
         _exit(fn());
     int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(pt_waitpid(pid, &status), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
