@@ -10,5 +10,8 @@
 #include "pcomm/error.h"
 #include "pcomm/cmd.h"
 #include "pcomm/proc.h"
+#include "pcomm/loop.h"
+#include "pcomm/spool.h"
+#include "pcomm/run.h"
 
 #endif /* PCOMM_H */

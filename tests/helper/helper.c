@@ -24,7 +24,7 @@
  *   winsize FD        print "COLSxROWS\n" (or "-\n")
  *   sigstate          print "blocked=N ignored=N handled=N\n": signals blocked, ignored, caught
  *   sleep MS          sleep MS milliseconds
- *   spin MS           burn CPU for MS milliseconds
+ *   spin MS           burn MS milliseconds of CPU time
  *   touch MIB         allocate and touch MIB MiB of memory
  *   ignore SIG        set SIG to SIG_IGN;  block SIG: add SIG to the signal mask
  *   close FD          close FD
@@ -198,16 +198,16 @@ static void print_winsize(int fd)
     say(line);
 }
 
+/* Burn ms milliseconds of CPU time (not wall time: the machine may be busy). */
 static void spin(long ms)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec t;
     volatile unsigned long x = 0;
     do {
         for (int i = 0; i < 100000; i++)
             x += (unsigned long)i;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    } while (t.tv_sec * 1000 + t.tv_nsec / 1000000 < ms);
 }
 
 static void touch(long mib)

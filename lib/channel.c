@@ -1,0 +1,336 @@
+/* lib/channel.c - output and input channels: see channel.h. SPDX-License-Identifier: MIT */
+#include "channel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sys.h"
+
+enum {
+    PCOMM_CHUNK = 256 * 1024,     /* one read or splice */
+    PCOMM_ROUNDS = 4,             /* chunks per event before yielding to other descriptors */
+    PCOMM_PIPE_SIZE = 1024 * 1024 /* perf.md PC2 */
+};
+
+void pcomm__pipe_widen(int fd)
+{
+    (void)fcntl(fd, F_SETPIPE_SZ, PCOMM_PIPE_SIZE); /* EPERM past the user's quota: keep it */
+}
+
+static bool pcomm_is_regular(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Write all of buf to a caller's descriptor, which should be blocking; one that was left
+ * non-blocking is waited for rather than spun on. */
+static int pcomm_write_out(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = pcomm__write(fd, buf, len);
+        if (n == -EAGAIN) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int r = pcomm__poll_until(&pfd, 1, PCOMM__NO_DEADLINE);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        if (n < 0)
+            return (int)n;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- output channels ----------------------------------------------------------------------- */
+
+static bool pcomm_only_spool(const struct pcomm__sinks *s)
+{
+    return s->spool && !s->fd_count && !s->line_fn;
+}
+
+static bool pcomm_only_one_file(const struct pcomm__sinks *s)
+{
+    return !s->spool && s->fd_count == 1 && !s->line_fn && pcomm_is_regular(s->fds[0]);
+}
+
+/* Hand n bytes just read to every sink. */
+static int pcomm_outchan_deliver(struct pcomm__outchan *ch, const char *data, size_t n)
+{
+    const struct pcomm__sinks *s = ch->sinks;
+    int r = 0;
+    if (s->spool)
+        r = pcomm_spool_write(s->spool, data, n);
+    for (size_t i = 0; r == 0 && i < s->fd_count; i++)
+        r = pcomm_write_out(s->fds[i], data, n);
+    if (r == 0 && s->line_fn)
+        r = pcomm__lines_feed(&ch->lines, ch->stream, data, n, pcomm__now_ns());
+    return r;
+}
+
+/* Move one chunk from the pipe to the sinks: bytes moved, 0 at EOF, -EAGAIN, or an error. */
+static ssize_t pcomm_outchan_pull(struct pcomm__outchan *ch)
+{
+    const struct pcomm__sinks *s = ch->sinks;
+    if (pcomm_only_spool(s))
+        return pcomm_spool_fill(s->spool, ch->fd, PCOMM_CHUNK);
+    if (pcomm_only_one_file(s)) {
+        ssize_t n =
+            splice(ch->fd, NULL, s->fds[0], NULL, PCOMM_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n >= 0 || (errno != EINVAL && errno != EINTR))
+            return n >= 0 ? n : -errno;
+        /* this file system cannot splice: fall through to read and write */
+    }
+    if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
+        return -ENOMEM;
+    ssize_t n = pcomm__read(ch->fd, ch->buf, PCOMM_CHUNK);
+    if (n > 0) {
+        int r = pcomm_outchan_deliver(ch, ch->buf, (size_t)n);
+        if (r < 0) {
+            ch->error = r;
+            return r;
+        }
+    }
+    return n;
+}
+
+static void pcomm_outchan_end(struct pcomm__outchan *ch, bool flush_lines)
+{
+    if (ch->ended)
+        return;
+    pcomm__watch_stop(ch->loop, &ch->watch);
+    pcomm__closep(&ch->fd);
+    if (flush_lines && ch->sinks->line_fn && ch->error == 0) {
+        int r = pcomm__lines_flush(&ch->lines, ch->stream, pcomm__now_ns());
+        if (r < 0)
+            ch->error = r;
+    }
+    ch->ended = true;
+    ch->on_end(ch);
+}
+
+static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
+{
+    (void)revents;
+    struct pcomm__outchan *ch = pcomm__container_of(w, struct pcomm__outchan, watch);
+    for (int round = 0; round < PCOMM_ROUNDS; round++) {
+        ssize_t n = pcomm_outchan_pull(ch);
+        if (n == -EAGAIN || n == -EINTR)
+            return;
+        if (n <= 0) {
+            /* EOF; EIO is how a pty master reports the end of its session */
+            if (n < 0 && n != -EIO && ch->error == 0)
+                ch->error = (int)n;
+            pcomm_outchan_end(ch, ch->error == 0);
+            return;
+        }
+        ch->bytes += (uint64_t)n;
+        if (n < PCOMM_CHUNK)
+            return; /* most likely drained: skip the read that would say EAGAIN */
+    }
+}
+
+int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int stream,
+                        const struct pcomm__sinks *sinks, void (*on_end)(struct pcomm__outchan *))
+{
+    ch->loop = loop;
+    ch->fd = fd;
+    ch->stream = stream;
+    ch->sinks = sinks;
+    ch->buf = NULL;
+    ch->bytes = 0;
+    ch->error = 0;
+    ch->ended = false;
+    ch->on_end = on_end;
+    pcomm__lines_init(&ch->lines, sinks->line_fn, sinks->line_userdata, sinks->max_line);
+    pcomm__watch_init(&ch->watch, pcomm_outchan_on_event);
+    int r = pcomm__set_nonblock(fd, true);
+    if (r < 0)
+        return r;
+    pcomm__pipe_widen(fd);
+    return pcomm__watch_start(loop, &ch->watch, fd, EPOLLIN);
+}
+
+void pcomm__outchan_close(struct pcomm__outchan *ch, bool flush_lines)
+{
+    pcomm_outchan_end(ch, flush_lines);
+}
+
+void pcomm__outchan_free(struct pcomm__outchan *ch)
+{
+    pcomm__lines_free(&ch->lines);
+    free(ch->buf);
+    ch->buf = NULL;
+}
+
+/* ---- input channels ------------------------------------------------------------------------ */
+
+static bool pcomm_inchan_all_written(const struct pcomm__inchan *ch)
+{
+    if (ch->kind == PCOMM__IN_BYTES)
+        return ch->off == ch->len;
+    return ch->src_eof && ch->buf_off == ch->buf_len;
+}
+
+static void pcomm_inchan_end(struct pcomm__inchan *ch)
+{
+    if (ch->ended)
+        return;
+    ch->short_ = !pcomm_inchan_all_written(ch);
+    pcomm__watch_stop(ch->loop, &ch->sink_watch);
+    pcomm__watch_stop(ch->loop, &ch->src_watch);
+    pcomm__closep(&ch->sink_fd);
+    if (ch->src_owned)
+        pcomm__closep(&ch->src_fd);
+    ch->ended = true;
+}
+
+/* Result of one write attempt: > 0 written, -EAGAIN full, other negative: stop. */
+static ssize_t pcomm_inchan_push(struct pcomm__inchan *ch)
+{
+    if (ch->kind == PCOMM__IN_BYTES) {
+        size_t n = ch->len - ch->off < PCOMM_CHUNK ? ch->len - ch->off : PCOMM_CHUNK;
+        ssize_t w = pcomm__write(ch->sink_fd, ch->data + ch->off, n);
+        if (w > 0)
+            ch->off += (size_t)w;
+        return w;
+    }
+    if (ch->src_is_file && ch->buf_off == ch->buf_len) {
+        ssize_t w = splice(ch->src_fd, NULL, ch->sink_fd, NULL, PCOMM_CHUNK,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (w == 0)
+            ch->src_eof = true;
+        if (w >= 0 || errno != EINVAL)
+            return w >= 0 ? w : -errno;
+        ch->src_is_file = false; /* no splice here: read into the buffer instead */
+    }
+    if (ch->buf_off == ch->buf_len) {
+        if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
+            return -ENOMEM;
+        ssize_t r = pcomm__read(ch->src_fd, ch->buf, PCOMM_CHUNK);
+        if (r <= 0) {
+            ch->src_eof = r == 0;
+            ch->error = r < 0 ? (int)r : 0;
+            return r;
+        }
+        ch->buf_off = 0;
+        ch->buf_len = (size_t)r;
+    }
+    ssize_t w = pcomm__write(ch->sink_fd, ch->buf + ch->buf_off, ch->buf_len - ch->buf_off);
+    if (w > 0)
+        ch->buf_off += (size_t)w;
+    return w;
+}
+
+/* A pollable source must be waited for once the buffer is empty; a file is always ready. */
+static bool pcomm_inchan_wait_source(const struct pcomm__inchan *ch)
+{
+    return ch->kind == PCOMM__IN_FD && pcomm__watch_active(&ch->src_watch) &&
+           ch->buf_off == ch->buf_len && !ch->src_eof;
+}
+
+static void pcomm_inchan_pump(struct pcomm__inchan *ch)
+{
+    for (int round = 0; round < PCOMM_ROUNDS * 4 && !ch->ended; round++) {
+        if (pcomm_inchan_all_written(ch)) {
+            pcomm_inchan_end(ch);
+            return;
+        }
+        if (pcomm_inchan_wait_source(ch)) {
+            int r = pcomm__watch_change(ch->loop, &ch->sink_watch, 0);
+            if (r == 0)
+                r = pcomm__watch_change(ch->loop, &ch->src_watch, EPOLLIN);
+            if (r < 0) {
+                ch->error = r;
+                pcomm_inchan_end(ch);
+            }
+            return;
+        }
+        ssize_t w = pcomm_inchan_push(ch);
+        if (w > 0)
+            ch->bytes += (uint64_t)w;
+        if (w == -EAGAIN)
+            return;
+        if (w < 0 || (w == 0 && ch->error)) { /* EPIPE: the child stopped reading */
+            pcomm_inchan_end(ch);
+            return;
+        }
+    }
+}
+
+static void pcomm_inchan_on_writable(struct pcomm__watch *w, uint32_t revents)
+{
+    (void)revents;
+    pcomm_inchan_pump(pcomm__container_of(w, struct pcomm__inchan, sink_watch));
+}
+
+static void pcomm_inchan_on_readable(struct pcomm__watch *w, uint32_t revents)
+{
+    (void)revents;
+    struct pcomm__inchan *ch = pcomm__container_of(w, struct pcomm__inchan, src_watch);
+    ssize_t r = 0;
+    if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
+        r = -ENOMEM;
+    if (r == 0)
+        r = pcomm__read(ch->src_fd, ch->buf, PCOMM_CHUNK); /* ready, so it does not block */
+    if (r == -EAGAIN || r == -EINTR)
+        return;
+    if (r <= 0) {
+        ch->src_eof = r == 0;
+        ch->error = (int)r;
+        pcomm_inchan_end(ch);
+        return;
+    }
+    ch->buf_off = 0;
+    ch->buf_len = (size_t)r;
+    int e = pcomm__watch_change(ch->loop, &ch->src_watch, 0);
+    if (e == 0)
+        e = pcomm__watch_change(ch->loop, &ch->sink_watch, EPOLLOUT);
+    if (e < 0) {
+        ch->error = e;
+        pcomm_inchan_end(ch);
+    }
+}
+
+int pcomm__inchan_open(struct pcomm__inchan *ch, pcomm_loop *loop, int sink_fd, int kind,
+                       const void *data, size_t len, int src_fd, bool src_owned)
+{
+    *ch = (struct pcomm__inchan){.loop = loop,
+                                 .sink_fd = sink_fd,
+                                 .kind = kind,
+                                 .data = data,
+                                 .len = len,
+                                 .src_fd = src_fd,
+                                 .src_owned = src_owned};
+    pcomm__watch_init(&ch->sink_watch, pcomm_inchan_on_writable);
+    pcomm__watch_init(&ch->src_watch, pcomm_inchan_on_readable);
+    int r = pcomm__set_nonblock(sink_fd, true);
+    if (r < 0)
+        return r;
+    pcomm__pipe_widen(sink_fd);
+    if (kind != PCOMM__IN_BYTES) {
+        ch->src_is_file = pcomm_is_regular(src_fd);
+        if (!ch->src_is_file) {
+            r = pcomm__watch_start(loop, &ch->src_watch, src_fd, 0);
+            if (r == -EPERM) /* not pollable (e.g. /dev/zero): always ready, like a file */
+                r = 0;
+            if (r < 0)
+                return r;
+        }
+    }
+    return pcomm__watch_start(loop, &ch->sink_watch, sink_fd, EPOLLOUT);
+}
+
+void pcomm__inchan_close(struct pcomm__inchan *ch)
+{
+    pcomm_inchan_end(ch);
+    free(ch->buf);
+    ch->buf = NULL;
+}
