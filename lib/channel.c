@@ -61,6 +61,9 @@ static bool pcomm_only_one_file(const struct pcomm__sinks *s)
     return !s->spool && s->fd_count == 1 && !s->line_fn && pcomm_is_regular(s->fds[0]);
 }
 
+/* How a channel moves bytes: decided once at open, not per chunk. */
+enum { PCOMM_PATH_COPY = 0, PCOMM_PATH_FILL, PCOMM_PATH_SPLICE };
+
 /* Hand n bytes just read to every sink. */
 static int pcomm_outchan_deliver(struct pcomm__outchan *ch, const char *data, size_t n)
 {
@@ -149,6 +152,9 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
     ch->error = 0;
     ch->ended = false;
     ch->on_end = on_end;
+    ch->path = pcomm_only_spool(sinks)      ? PCOMM_PATH_FILL
+               : pcomm_only_one_file(sinks) ? PCOMM_PATH_SPLICE
+                                            : PCOMM_PATH_COPY;
     pcomm__lines_init(&ch->lines, sinks->line_fn, sinks->line_userdata, sinks->max_line);
     pcomm__watch_init(&ch->watch, pcomm_outchan_on_event);
     int r = pcomm__set_nonblock(fd, true);

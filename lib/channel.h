@@ -43,6 +43,7 @@ struct pcomm__outchan {
     pcomm_loop *loop;
     int fd; /* the parent's read end, owned; -1 once closed */
     int stream;
+    int path; /* fill the spool, splice to one file, or read and copy to every sink */
     const struct pcomm__sinks *sinks;
     struct pcomm__lines lines;
     char *buf;

@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -225,7 +226,7 @@ static void test_verbose(void **state)
     struct cli_result r = RUN_CLI("-v", "HELPER", "exit", "4");
     assert_int_equal(r.status, 4);
     assert_non_null(strstr(r.err, "pcomm: spawn path posix_spawn+pidfd\n"));
-    assert_non_null(strstr(r.err, "pcomm: command exited with status 4\n"));
+    assert_non_null(strstr(r.err, "pcomm: command ended: exit status 4\n"));
     result_free(&r);
 }
 
@@ -256,6 +257,178 @@ static void test_signal_forwarding(void **state)
     check_forwarded(SIGQUIT);
 }
 
+/* ---- input, output and time limits ---------------------------------------------------------- */
+
+static bool matches_stamp(const char *line, const char *stream)
+{
+    /* "%7.3f out| " */
+    double t;
+    char tag[4];
+    return sscanf(line, "%lf %3s", &t, tag) == 2 && t >= 0 && t < 30 && !strcmp(tag, stream) &&
+           line[7] == ' ' && line[8] == stream[0] && !strncmp(line + 11, "| ", 2);
+}
+
+static void test_timestamps_and_prefix(void **state)
+{
+    (void)state;
+    struct cli_result r = RUN_CLI("-T", "HELPER", "print", "one\ntwo\n", "eprint", "err\n");
+    assert_int_equal(r.status, 0);
+    char *second = strchr(r.out, '\n') + 1;
+    assert_true(matches_stamp(r.out, "out") && !strncmp(r.out + 13, "one\n", 4));
+    assert_true(matches_stamp(second, "out") && !strncmp(second + 13, "two\n", 4));
+    assert_true(matches_stamp(r.err, "err") && !strcmp(r.err + 13, "err\n"));
+    result_free(&r);
+    r = RUN_CLI("--prefix=[job] ", "HELPER", "print", "a\nb", "eprint", "c\n");
+    assert_string_equal(r.out, "[job] a\n[job] b");
+    assert_string_equal(r.err, "[job] c\n");
+    result_free(&r);
+}
+
+static void test_quiet_merge_and_input(void **state)
+{
+    (void)state;
+    struct cli_result r = RUN_CLI("-q", "HELPER", "print", "x", "eprint", "y", "exit", "3");
+    assert_int_equal(r.status, 3);
+    assert_int_equal(r.out_len + r.err_len, 0);
+    result_free(&r);
+    r = RUN_CLI("-m", "HELPER", "print", "1", "eprint", "2", "print", "3");
+    assert_string_equal(r.out, "123");
+    assert_int_equal(r.err_len, 0);
+    result_free(&r);
+    r = RUN_CLI("-m", "-T", "HELPER", "eprint", "e\n");
+    assert_true(matches_stamp(r.out, "out"));
+    result_free(&r);
+
+    char *dir = pt_tempdir(), path[512];
+    snprintf(path, sizeof path, "%s/in", dir);
+    pt_write_file(path, "from a file\n", 0600);
+    r = RUN_CLI("-i", path, "HELPER", "echo");
+    assert_string_equal(r.out, "from a file\n");
+    result_free(&r);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    r = RUN_CLI("--input", path, "HELPER", "echo");
+    assert_int_equal(r.status, 125);
+    assert_non_null(strstr(r.err, "cannot read"));
+    result_free(&r);
+    /* -i - reads pcomm's own stdin. */
+    pcomm_cmd *cmd = cli_cmd("-i", "-", "HELPER", "echo", NULL);
+    snprintf(path, sizeof path, "%s/in", dir);
+    pcomm_job *job;
+    PT_OK(pcomm_job_new(&job, cmd));
+    PT_OK(pcomm_job_input_file(job, path));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, 1 << 20));
+    PT_OK(pcomm_run(job));
+    const void *data;
+    size_t len;
+    PT_OK(pcomm_spool_view(pcomm_job_output(job, PCOMM_STDOUT), &data, &len));
+    assert_int_equal(len, 12);
+    assert_memory_equal(data, "from a file\n", 12);
+    pcomm_job_free(job);
+    pcomm_cmd_free(cmd);
+    pt_rmtree(dir);
+    free(dir);
+}
+
+static void test_tail_on_failure(void **state)
+{
+    (void)state;
+    struct cli_result r =
+        RUN_CLI("--tail=2", "-q", "HELPER", "print", "1\n2\n3\n", "eprint", "4", "exit", "2");
+    assert_int_equal(r.status, 2);
+    assert_int_equal(r.out_len, 0);
+    assert_string_equal(r.err, "pcomm: last 2 lines of output (exit status 2):\n3\n4\n");
+    result_free(&r);
+    r = RUN_CLI("--tail=2", "HELPER", "print", "1\n2\n3\n");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "1\n2\n3\n"); /* live, and no tail on success */
+    assert_int_equal(r.err_len, 0);
+    result_free(&r);
+}
+
+static void test_timeouts(void **state)
+{
+    (void)state;
+    double t0 = pt_ms();
+    struct cli_result r = RUN_CLI("-t", "200ms", "HELPER", "sleep", "30000");
+    assert_int_equal(r.status, 124);
+    assert_true(pt_ms() - t0 < 1000);
+    result_free(&r);
+    r = RUN_CLI("-t", "0.2", "--preserve-status", "HELPER", "sleep", "30000");
+    assert_int_equal(r.status, 128 + SIGTERM);
+    result_free(&r);
+    r = RUN_CLI("-t", "0.1", "-s", "SIGINT", "--preserve-status", "HELPER", "sleep", "30000");
+    assert_int_equal(r.status, 128 + SIGINT);
+    result_free(&r);
+    t0 = pt_ms();
+    r = RUN_CLI("-t", "100ms", "-k", "200ms", "--preserve-status", "HELPER", "ignore", "15",
+                "sleep", "30000");
+    assert_int_equal(r.status, 128 + SIGKILL);
+    assert_true(pt_ms() - t0 < 1500);
+    result_free(&r);
+    r = RUN_CLI("-t", "5", "HELPER", "exit", "9"); /* no timeout reached: own status */
+    assert_int_equal(r.status, 9);
+    result_free(&r);
+    r = RUN_CLI("-t", "0", "HELPER", "sleep", "100", "exit", "4"); /* 0 disables */
+    assert_int_equal(r.status, 4);
+    result_free(&r);
+}
+
+static void test_linger(void **state)
+{
+    (void)state;
+    double t0 = pt_ms();
+    struct cli_result r =
+        RUN_CLI("-T", "--linger=300ms", "-v", "HELPER", "grandchild", "30000", "exit", "0");
+    double took = pt_ms() - t0;
+    assert_int_equal(r.status, 0);
+    assert_true(took < 1500);
+    assert_non_null(strstr(r.err, "output may be incomplete"));
+    result_free(&r);
+}
+
+static void test_bad_values(void **state)
+{
+    (void)state;
+    const char *bad[][2] = {{"-t", "abc"},   {"-t", "-1"},          {"-t", "5x"},
+                            {"-k", "1y"},    {"-s", "NOPE"},        {"-s", "99"},
+                            {"--tail", "x"}, {"--spool-max", "1T"}, {"--linger", ""}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct cli_result r = RUN_CLI(bad[i][0], bad[i][1], "HELPER", "exit", "0");
+        assert_int_equal(r.status, 125);
+        assert_non_null(strstr(r.err, "Try 'pcomm --help'"));
+        result_free(&r);
+    }
+}
+
+/* When pcomm's own stdout goes away (pcomm -T cmd | head -1), it ends quietly with 141, as the
+ * command itself would have. */
+static void test_reader_goes_away(void **state)
+{
+    (void)state;
+    pcomm_cmd *cmd = cli_cmd("-T", "HELPER", "write", "1", "100000000", "1", NULL);
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    PT_OK(pcomm_cmd_stdio_fd(cmd, 1, p[1]));
+    PT_OK(pcomm_cmd_stdio_pipe(cmd, 2));
+    pcomm_proc *proc;
+    PT_OK(pcomm_spawn(cmd, &proc));
+    close(p[1]);
+    char buf[64];
+    assert_true(pt_read(p[0], buf, sizeof buf) > 0);
+    close(p[0]);
+    size_t len;
+    char *err = pt_slurp(pcomm_proc_fd(proc, 2), &len);
+    PT_OK(pcomm_proc_wait(proc, 10000));
+    pcomm_status st;
+    PT_OK(pcomm_proc_status(proc, &st));
+    assert_int_equal(st.how, PCOMM_EXITED);
+    assert_int_equal(st.code, 128 + SIGPIPE);
+    assert_int_equal(len, 0);
+    free(err);
+    pcomm_proc_free(proc);
+    pcomm_cmd_free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +440,13 @@ int main(void)
         PT_TEST(test_chdir_and_groups),
         PT_TEST(test_verbose),
         PT_TEST(test_signal_forwarding),
+        PT_TEST(test_timestamps_and_prefix),
+        PT_TEST(test_quiet_merge_and_input),
+        PT_TEST(test_tail_on_failure),
+        PT_TEST(test_timeouts),
+        PT_TEST(test_linger),
+        PT_TEST(test_bad_values),
+        PT_TEST(test_reader_goes_away),
     };
     return PT_RUN(tests);
 }

@@ -24,13 +24,25 @@ struct cli_env_op {
 
 struct cli_opts {
     char **argv; /* the command, pointing into main's argv */
-    const char *pipeline;
     const char *chdir;
     struct cli_env_op *env_ops;
     size_t env_op_count;
     bool ignore_env;
     bool foreground;
     int verbose;
+    /* input and output */
+    const char *input;     /* -i: a path, or "-" for pcomm's stdin */
+    const char *output[3]; /* -o [1], -e [2] */
+    bool merge, tee, quiet, timestamps;
+    const char *prefix;
+    size_t tail_lines;  /* --tail, 0 = off */
+    uint64_t spool_max; /* --spool-max */
+    /* time limits */
+    int64_t timeout_ms;    /* -t, 0 = none */
+    int timeout_sig;       /* -s */
+    int64_t kill_after_ms; /* -k, -1 = never */
+    int64_t linger_ms;     /* --linger */
+    bool preserve_status;
 };
 
 /* Parse argv into opts. Returns -1 to continue, or an exit status for main to return (after
@@ -47,5 +59,26 @@ void cli_verbose(const struct cli_opts *opts, const char *fmt, ...)
 int cli_parse_duration_ms(const char *s, int64_t *ms);
 int cli_parse_size(const char *s, uint64_t *bytes);
 int cli_parse_signal(const char *s, int *sig);
+
+/* ---- live output and --tail (output.c) ------------------------------------------------------ */
+
+struct cli_output {
+    const struct cli_opts *opts;
+    int64_t start_ns;
+    bool line_start[3]; /* the next piece on this stream starts a line */
+    bool live_lines[3]; /* print this stream line by line (with -T / --prefix) */
+    bool pumped[3];     /* the stream goes through the job (a pipe) */
+    pcomm_spool *tail;  /* both streams' lines in arrival order, for --tail */
+    int write_error;    /* a failed write to pcomm's own stdout/stderr */
+};
+
+/* Decide how each stream is handled; discarded streams are set on cmd (before the job copies
+ * it). Then attach the pumped streams' sinks to the job. */
+int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_cmd *cmd);
+int cli_output_attach(struct cli_output *out, pcomm_job *job);
+
+/* After the run: print the --tail excerpt when the command failed. */
+void cli_output_tail(struct cli_output *out, bool failed, const char *how);
+void cli_output_free(struct cli_output *out);
 
 #endif

@@ -1,4 +1,5 @@
-/* demos/pcomm/main.c - the pcomm command: run a command, forward signals, report its status.
+/* demos/pcomm/main.c - the pcomm command: run a command as a pcomm_job on a loop that main
+ * drives itself (next to a signalfd, to forward signals), and exit with its status.
  * SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,7 +20,9 @@ static int build_cmd(const struct cli_opts *opts, pcomm_cmd **cmdp)
 {
     pcomm_cmd *cmd;
     int r = pcomm_cmd_new_argv(&cmd, (const char *const *)opts->argv);
-    if (r == 0 && opts->ignore_env)
+    if (r < 0)
+        return r;
+    if (opts->ignore_env)
         r = pcomm_cmd_clearenv(cmd);
     for (size_t i = 0; r == 0 && i < opts->env_op_count; i++) {
         const struct cli_env_op *op = &opts->env_ops[i];
@@ -30,7 +33,6 @@ static int build_cmd(const struct cli_opts *opts, pcomm_cmd **cmdp)
     if (r == 0 && opts->foreground)
         r = pcomm_cmd_set_group(cmd, PCOMM_GROUP_INHERIT);
     if (r < 0) {
-        cli_error("cannot set up the command: %s", pcomm_strerror(r));
         pcomm_cmd_free(cmd);
         return r;
     }
@@ -38,8 +40,23 @@ static int build_cmd(const struct cli_opts *opts, pcomm_cmd **cmdp)
     return 0;
 }
 
-/* Map a spawn failure to a message and the exit status of the CLI contract. */
-static int report_spawn_error(const struct cli_opts *opts, int err)
+/* Input and time limits of the job (outputs: output.c). */
+static int configure_job(const struct cli_opts *opts, pcomm_job *job)
+{
+    int r = 0;
+    if (opts->input)
+        r = strcmp(opts->input, "-") ? pcomm_job_input_file(job, opts->input)
+                                     : pcomm_job_input_fd(job, 0);
+    if (r == 0 && opts->timeout_ms > 0)
+        r = pcomm_job_set_timeout(job, (int)opts->timeout_ms, opts->timeout_sig,
+                                  (int)opts->kill_after_ms);
+    if (r == 0)
+        r = pcomm_job_set_linger(job, (int)opts->linger_ms);
+    return r;
+}
+
+/* Map a start failure to a message and the exit status of the CLI contract. */
+static int report_start_error(const struct cli_opts *opts, int err)
 {
     if (err == PCOMM_ECWD) {
         struct stat st;
@@ -47,6 +64,10 @@ static int report_spawn_error(const struct cli_opts *opts, int err)
                           : !S_ISDIR(st.st_mode)     ? strerror(ENOTDIR)
                                                      : strerror(EACCES);
         cli_error("cannot change directory to '%s': %s", opts->chdir, why);
+        return CLI_EXIT_FAILURE;
+    }
+    if (opts->input && strcmp(opts->input, "-") && access(opts->input, R_OK) < 0) {
+        cli_error("cannot read '%s': %s", opts->input, strerror(errno));
         return CLI_EXIT_FAILURE;
     }
     cli_error("cannot run '%s': %s", opts->argv[0], pcomm_strerror(err));
@@ -72,40 +93,115 @@ static int forward_signals_setup(sigset_t *old)
     for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
         sigaddset(&set, forwarded_signals[i]);
     sigprocmask(SIG_BLOCK, &set, old);
-    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd >= 0 ? fd : -errno;
 }
 
-static void forward_pending(int sfd, pcomm_proc *proc, const struct cli_opts *opts)
+static void forward_pending(int sfd, pcomm_job *job, const struct cli_opts *opts)
 {
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
         cli_verbose(opts, "forwarding SIG%s to %s %d", sigabbrev_np((int)si.ssi_signo),
-                    opts->foreground ? "process" : "group", pcomm_proc_pid(proc));
-        pcomm_proc_kill(proc, (int)si.ssi_signo);
+                    opts->foreground ? "process" : "group", pcomm_proc_pid(pcomm_job_proc(job)));
+        pcomm_job_kill(job, (int)si.ssi_signo);
     }
 }
 
-/* Wait for the child, forwarding INT, TERM, HUP and QUIT to its process group. */
-static int supervise(pcomm_proc *proc, int sfd, const struct cli_opts *opts)
+/* Drive the job's loop next to the signalfd until the job ends. */
+static int supervise(pcomm_loop *loop, pcomm_job *job, int sfd, const struct cli_opts *opts)
 {
-    for (;;) {
-        int r = pcomm_proc_wait(proc, 0);
-        if (r != -ETIMEDOUT)
-            return r;
-        struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
-                                {.fd = pcomm_proc_pidfd(proc), .events = POLLIN}};
-        /* Without a pidfd (valgrind, old kernels) poll the child every 50 ms. */
-        int n = pfd[1].fd >= 0 ? 2 : 1;
-        if (poll(pfd, (nfds_t)n, n == 2 ? -1 : 50) < 0 && errno != EINTR)
+    while (pcomm_loop_active(loop) > 0) {
+        struct pollfd pfd[2] = {{.fd = pcomm_loop_fd(loop), .events = POLLIN},
+                                {.fd = sfd, .events = POLLIN}};
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR)
             return -errno;
-        forward_pending(sfd, proc, opts);
+        if (pfd[1].revents)
+            forward_pending(sfd, job, opts);
+        int r = pcomm_loop_step(loop, 0);
+        if (r < 0)
+            return r;
     }
+    return 0;
 }
 
-static int exit_status_of(const pcomm_status *st)
+static void describe_end(const pcomm_status *st, unsigned flags, char *buf, size_t cap)
 {
-    int code = pcomm_status_shell_code(st);
+    if (flags & PCOMM_JOB_TIMED_OUT)
+        snprintf(buf, cap, "timed out");
+    else if (st->how == PCOMM_SIGNALED)
+        snprintf(buf, cap, "killed by SIG%s", sigabbrev_np(st->code));
+    else if (st->how == PCOMM_EXITED)
+        snprintf(buf, cap, "exit status %d", st->code);
+    else
+        snprintf(buf, cap, "status unknown");
+}
+
+/* The CLI's exit status for a job that ran. */
+static int exit_status(const struct cli_opts *opts, pcomm_job *job, struct cli_output *out)
+{
+    pcomm_status st;
+    pcomm_job_status(job, &st);
+    unsigned flags = pcomm_job_flags(job);
+    int error = pcomm_job_error(job);
+    char how[64];
+    describe_end(&st, flags, how, sizeof how);
+    if (error == -EPIPE && out->write_error == -EPIPE)
+        return 128 + SIGPIPE; /* our reader went away: end quietly, as the child would have */
+    if (error) {
+        cli_error("%s", pcomm_strerror(error));
+        return CLI_EXIT_FAILURE;
+    }
+    if (flags & PCOMM_JOB_TRUNCATED)
+        cli_verbose(opts, "output may be incomplete: descendants still held it after --linger");
+    cli_verbose(opts, "command ended: %s", how);
+    int code = pcomm_status_shell_code(&st);
+    cli_output_tail(out, code != 0 || (flags & PCOMM_JOB_TIMED_OUT), how);
+    if ((flags & PCOMM_JOB_TIMED_OUT) && !opts->preserve_status)
+        return CLI_EXIT_TIMEOUT;
     return code < 0 ? CLI_EXIT_FAILURE : code;
+}
+
+static int run(const struct cli_opts *opts, pcomm_cmd *cmd)
+{
+    pcomm_job *job = NULL;
+    pcomm_loop *loop = NULL;
+    struct cli_output out = {0};
+    sigset_t old_mask;
+    int sfd = forward_signals_setup(&old_mask);
+    int r = sfd < 0 ? sfd : cli_output_plan(&out, opts, cmd);
+    if (r == 0)
+        r = pcomm_job_new(&job, cmd);
+    if (r == 0)
+        r = cli_output_attach(&out, job);
+    if (r == 0)
+        r = configure_job(opts, job);
+    if (r == 0)
+        r = pcomm_loop_new(&loop);
+    int status;
+    if (r < 0) {
+        cli_error("cannot set up the command: %s", pcomm_strerror(r));
+        status = CLI_EXIT_FAILURE;
+    } else if ((r = pcomm_job_start(job, loop)) < 0) {
+        status = report_start_error(opts, r);
+    } else {
+        pcomm_proc *proc = pcomm_job_proc(job);
+        cli_verbose(opts, "spawn path %s", pcomm_proc_spawn_path(proc));
+        cli_verbose(opts, "running %s as pid %d", pcomm_proc_exe(proc), pcomm_proc_pid(proc));
+        r = supervise(loop, job, sfd, opts);
+        if (r < 0) {
+            cli_error("event loop failed: %s", pcomm_strerror(r));
+            status = CLI_EXIT_FAILURE;
+        } else {
+            status = exit_status(opts, job, &out);
+        }
+    }
+    pcomm_job_free(job);
+    pcomm_loop_free(loop);
+    cli_output_free(&out);
+    if (sfd >= 0)
+        close(sfd);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -117,39 +213,14 @@ int main(int argc, char **argv)
         return status;
     }
     pcomm_cmd *cmd;
-    if (build_cmd(&opts, &cmd) < 0) {
+    int r = build_cmd(&opts, &cmd);
+    if (r < 0) {
+        cli_error("cannot set up the command: %s", pcomm_strerror(r));
         cli_opts_free(&opts);
         return CLI_EXIT_FAILURE;
     }
-    sigset_t old_mask;
-    int sfd = forward_signals_setup(&old_mask);
-    pcomm_proc *proc = NULL;
-    int r = sfd < 0 ? -errno : pcomm_spawn(cmd, &proc);
+    status = run(&opts, cmd);
     pcomm_cmd_free(cmd);
-    if (r < 0) {
-        status = sfd < 0 ? (cli_error("signalfd: %s", strerror(-r)), CLI_EXIT_FAILURE)
-                         : report_spawn_error(&opts, r);
-    } else {
-        cli_verbose(&opts, "spawn path %s", pcomm_proc_spawn_path(proc));
-        cli_verbose(&opts, "running %s as pid %d", pcomm_proc_exe(proc), pcomm_proc_pid(proc));
-        r = supervise(proc, sfd, &opts);
-        pcomm_status st;
-        pcomm_proc_status(proc, &st);
-        if (r < 0) {
-            cli_error("lost track of the command: %s", pcomm_strerror(r));
-            status = CLI_EXIT_FAILURE;
-        } else {
-            status = exit_status_of(&st);
-            if (st.how == PCOMM_SIGNALED)
-                cli_verbose(&opts, "command killed by SIG%s", sigabbrev_np(st.code));
-            else
-                cli_verbose(&opts, "command exited with status %d", st.code);
-        }
-        pcomm_proc_free(proc);
-    }
-    if (sfd >= 0)
-        close(sfd);
-    sigprocmask(SIG_SETMASK, &old_mask, NULL);
     cli_opts_free(&opts);
     return status;
 }

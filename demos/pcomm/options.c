@@ -48,10 +48,30 @@ static void usage(FILE *out)
           "  -I, --ignore-environment   start from an empty environment (then -E adds)\n"
           "      --foreground           do not put the command in its own process group\n"
           "\n"
+          "Input and output:\n"
+          "  -i, --input=FILE           feed FILE to the command's stdin (- = pcomm's stdin)\n"
+          "  -m, --merge                stderr goes wherever stdout goes (2>&1)\n"
+          "  -q, --quiet                show nothing live\n"
+          "  -T, --timestamps           prefix live lines with seconds since start and stream\n"
+          "      --prefix=TEXT          prefix live lines with TEXT\n"
+          "      --tail=N               if the command fails, print its last N lines at the end\n"
+          "      --spool-max=SIZE       captured output kept in memory before spilling (8M)\n"
+          "\n"
+          "Time limits:\n"
+          "  -t, --timeout=DURATION     send the signal to the command's group after DURATION\n"
+          "  -s, --signal=SIGNAL        the signal for --timeout (default TERM)\n"
+          "  -k, --kill-after=DURATION  send KILL if still running DURATION after the signal\n"
+          "      --linger=DURATION      after the command exits, wait at most DURATION for\n"
+          "                             descendants holding its output (default 2s)\n"
+          "      --preserve-status      exit with the command's status even when it timed out\n"
+          "\n"
           "Reporting:\n"
           "  -v, --verbose              say on stderr what pcomm does\n"
           "  -h, --help                 show this help and exit\n"
           "  -V, --version              show the version and exit\n"
+          "\n"
+          "DURATION: a number with an optional unit ms, s (default), m, h.\n"
+          "SIZE: a number with an optional K, M or G (powers of 1024).\n"
           "\n"
           "Exit status: the command's own; 124 if it timed out; 125 if pcomm failed;\n"
           "126 if the command could not be run; 127 if it was not found; 128+N if it was\n"
@@ -69,7 +89,15 @@ static void usage_error(const char *fmt, ...)
     va_end(ap);
 }
 
-enum { OPT_FOREGROUND = 256 };
+enum {
+    OPT_FOREGROUND = 256,
+    OPT_TEE,
+    OPT_PREFIX,
+    OPT_TAIL,
+    OPT_SPOOL_MAX,
+    OPT_LINGER,
+    OPT_PRESERVE_STATUS,
+};
 
 static const struct option long_options[] = {
     {"chdir", required_argument, NULL, 'C'},
@@ -77,6 +105,19 @@ static const struct option long_options[] = {
     {"unset", required_argument, NULL, 'U'},
     {"ignore-environment", no_argument, NULL, 'I'},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"input", required_argument, NULL, 'i'},
+    {"merge", no_argument, NULL, 'm'},
+    {"tee", no_argument, NULL, OPT_TEE},
+    {"quiet", no_argument, NULL, 'q'},
+    {"timestamps", no_argument, NULL, 'T'},
+    {"prefix", required_argument, NULL, OPT_PREFIX},
+    {"tail", required_argument, NULL, OPT_TAIL},
+    {"spool-max", required_argument, NULL, OPT_SPOOL_MAX},
+    {"timeout", required_argument, NULL, 't'},
+    {"signal", required_argument, NULL, 's'},
+    {"kill-after", required_argument, NULL, 'k'},
+    {"linger", required_argument, NULL, OPT_LINGER},
+    {"preserve-status", no_argument, NULL, OPT_PRESERVE_STATUS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -103,32 +144,87 @@ static int add_env_op(struct cli_opts *opts, char op, const char *arg)
     return 0;
 }
 
+static int bad_value(const char *option, const char *value, const char *what)
+{
+    usage_error("invalid %s '%s' for %s", what, value, option);
+    return CLI_EXIT_FAILURE;
+}
+
+/* A duration option: 0 <= value, in ms, bounded to what an int timeout can hold. */
+static int duration_option(const char *name, const char *arg, int64_t *ms)
+{
+    if (cli_parse_duration_ms(arg, ms) < 0 || *ms > INT32_MAX)
+        return bad_value(name, arg, "duration");
+    return -1;
+}
+
+/* Options with an argument that needs checking; returns -1 to continue or an exit status. */
+static int parse_value_option(int c, const char *arg, struct cli_opts *opts)
+{
+    uint64_t size;
+    switch (c) {
+    case 't': return duration_option("--timeout", arg, &opts->timeout_ms);
+    case 'k': return duration_option("--kill-after", arg, &opts->kill_after_ms);
+    case OPT_LINGER: return duration_option("--linger", arg, &opts->linger_ms);
+    case 's':
+        if (cli_parse_signal(arg, &opts->timeout_sig) < 0)
+            return bad_value("--signal", arg, "signal");
+        return -1;
+    case OPT_TAIL:
+        if (cli_parse_size(arg, &size) < 0 || size > 1000000 || strpbrk(arg, "KkMG"))
+            return bad_value("--tail", arg, "line count");
+        opts->tail_lines = (size_t)size;
+        return -1;
+    case OPT_SPOOL_MAX:
+        if (cli_parse_size(arg, &opts->spool_max) < 0)
+            return bad_value("--spool-max", arg, "size");
+        return -1;
+    }
+    return -1;
+}
+
+static int parse_one(int c, char **argv, struct cli_opts *opts)
+{
+    switch (c) {
+    case 'C': opts->chdir = optarg; return -1;
+    case 'E':
+    case 'U': return add_env_op(opts, (char)c, optarg) < 0 ? CLI_EXIT_FAILURE : -1;
+    case 'I': opts->ignore_env = true; return -1;
+    case OPT_FOREGROUND: opts->foreground = true; return -1;
+    case 'i': opts->input = optarg; return -1;
+    case 'm': opts->merge = true; return -1;
+    case OPT_TEE: opts->tee = true; return -1;
+    case 'q': opts->quiet = true; return -1;
+    case 'T': opts->timestamps = true; return -1;
+    case OPT_PREFIX: opts->prefix = optarg; return -1;
+    case OPT_PRESERVE_STATUS: opts->preserve_status = true; return -1;
+    case 'v': opts->verbose++; return -1;
+    case 'h': usage(stdout); return 0;
+    case 'V': printf("pcomm %s\n", pcomm_version()); return 0;
+    case ':': usage_error("option '%s' needs an argument", argv[optind - 1]); return 125;
+    case '?':
+        if (optopt)
+            usage_error("unknown option '-%c'", optopt);
+        else
+            usage_error("unknown option '%s'", argv[optind - 1]);
+        return CLI_EXIT_FAILURE;
+    default: return parse_value_option(c, optarg, opts);
+    }
+}
+
 int cli_parse(int argc, char **argv, struct cli_opts *opts)
 {
     memset(opts, 0, sizeof *opts);
+    opts->timeout_sig = SIGTERM;
+    opts->kill_after_ms = -1;
+    opts->linger_ms = 2000;
+    opts->spool_max = 8 << 20;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:C:E:U:IvhV", long_options, NULL)) != -1) {
-        switch (c) {
-        case 'C': opts->chdir = optarg; break;
-        case 'E':
-        case 'U':
-            if (add_env_op(opts, (char)c, optarg) < 0)
-                return CLI_EXIT_FAILURE;
-            break;
-        case 'I': opts->ignore_env = true; break;
-        case OPT_FOREGROUND: opts->foreground = true; break;
-        case 'v': opts->verbose++; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("pcomm %s\n", pcomm_version()); return 0;
-        case ':': usage_error("option '%s' needs an argument", argv[optind - 1]); return 125;
-        default:
-            if (optopt)
-                usage_error("unknown option '-%c'", optopt);
-            else
-                usage_error("unknown option '%s'", argv[optind - 1]);
-            return CLI_EXIT_FAILURE;
-        }
+    while ((c = getopt_long(argc, argv, "+:C:E:U:Ii:mqTt:s:k:vhV", long_options, NULL)) != -1) {
+        int status = parse_one(c, argv, opts);
+        if (status >= 0)
+            return status;
     }
     if (optind >= argc) {
         usage_error("no command given");

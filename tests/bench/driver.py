@@ -119,8 +119,83 @@ def spawn_groups(build, quick):
     return groups
 
 
+PLACEMENTS = (("same CPU", "0", "0"), ("cross CPU", "0", "1"))  # (name, parent CPU, child CPU)
+
+
+def capture_groups(build, quick):
+    b = os.path.join(build, "tests/bench")
+    total = str((64 if quick else 1024) << 20)
+    py = [sys.executable, os.path.join(HERE, "bench_capture.py")]
+    groups = []
+    for place, pcpu, ccpu in PLACEMENTS:
+        child = ["taskset", "-c", ccpu, os.path.join(b, "pipe_writer"), total, "65536"]
+        env = {"PIN_PARENT": pcpu}
+        mem = [Variant("raw poll+read into memory", [f"{b}/bench_capture", "raw-mem", total] + child,
+                       env, "GB/s"),
+               Variant("pcomm_run capture (spool)", [f"{b}/bench_capture", "pcomm-mem", total] + child,
+                       env, "GB/s"),
+               Variant("python Popen.communicate()", py + ["communicate", total] + child, env, "GB/s"),
+               Variant("python run(capture_output)", py + ["run-capture", total] + child, env, "GB/s")]
+        groups.append(Group(f"capture {int(total) >> 20} MiB of child stdout into memory, {place}",
+                            mem, "raw poll+read into memory",
+                            [("pcomm_run capture (spool)", "raw poll+read into memory", 0.9,
+                              "pcomm >= 0.9x raw"),
+                             ("pcomm_run capture (spool)", "python Popen.communicate()", 2.0,
+                              "pcomm >= 2x Python communicate()")]))
+        f = [Variant("raw splice loop to a file", [f"{b}/bench_capture", "raw-splice", total] + child,
+                     env, "GB/s"),
+             Variant("pcomm_run forward to a file", [f"{b}/bench_capture", "pcomm-file", total] + child,
+                     env, "GB/s")]
+        groups.append(Group(f"child stdout into a file, {int(total) >> 20} MiB, {place}", f,
+                            "raw splice loop to a file",
+                            [("pcomm_run forward to a file", "raw splice loop to a file", 0.9,
+                              "pcomm >= 0.9x raw splice")]))
+    return groups
+
+
+def comm_groups(build, quick):
+    b = os.path.join(build, "tests/bench")
+    total = str((64 if quick else 1024) << 20)
+    py = [sys.executable, os.path.join(HERE, "bench_comm.py")]
+    groups = []
+    for place, pcpu, ccpu in PLACEMENTS:
+        child = ["taskset", "-c", ccpu, "cat"]
+        env = {"PIN_PARENT": pcpu}
+        v = [Variant("raw poll loop, discard", [f"{b}/bench_comm", "raw-discard", total] + child,
+                     env, "GB/s"),
+             Variant("pcomm_run, stdout to /dev/null", [f"{b}/bench_comm", "pcomm-discard", total]
+                     + child, env, "GB/s"),
+             Variant("raw poll loop, capture", [f"{b}/bench_comm", "raw-capture", total] + child,
+                     env, "GB/s"),
+             Variant("pcomm_run, capture", [f"{b}/bench_comm", "pcomm-capture", total] + child,
+                     env, "GB/s"),
+             Variant("python communicate()", py + [total] + child, env, "GB/s")]
+        groups.append(Group(f"round trip {int(total) >> 20} MiB through cat, {place}", v,
+                            "raw poll loop, discard",
+                            [("pcomm_run, stdout to /dev/null", "raw poll loop, discard", 0.9,
+                              "pcomm >= 0.9x raw (discard)"),
+                             ("pcomm_run, capture", "raw poll loop, capture", 0.9,
+                              "pcomm >= 0.9x raw (capture)"),
+                             ("pcomm_run, capture", "python communicate()", 2.0,
+                              "pcomm >= 2x Python communicate()")]))
+    return groups
+
+
+def many_groups(build, quick):
+    b = os.path.join(build, "tests/bench/bench_many")
+    n = "200" if quick else "1000"
+    v = [Variant("raw sequential spawn+read+wait", [b, "raw-seq", n]),
+         Variant("pcomm: all at once in one loop", [b, "pcomm-loop", n])]
+    return [Group(f"{n} children each printing a line", v, "raw sequential spawn+read+wait",
+                  [("pcomm: all at once in one loop", "raw sequential spawn+read+wait", 1.0,
+                    "pcomm one loop >= sequential raw")])]
+
+
 BENCHMARKS = {
     "spawn": spawn_groups,
+    "capture": capture_groups,
+    "comm": comm_groups,
+    "many": many_groups,
 }
 
 
