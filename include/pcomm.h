@@ -13,5 +13,6 @@
 #include "pcomm/loop.h"
 #include "pcomm/spool.h"
 #include "pcomm/run.h"
+#include "pcomm/pipeline.h"
 
 #endif /* PCOMM_H */
