@@ -30,7 +30,7 @@ static bool pcomm_is_regular(int fd)
 
 /* Write all of buf to a caller's descriptor, which should be blocking; one that was left
  * non-blocking is waited for rather than spun on. */
-static int pcomm_write_out(int fd, const char *buf, size_t len)
+int pcomm__write_out(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = pcomm__write(fd, buf, len);
@@ -72,7 +72,7 @@ static int pcomm_outchan_deliver(struct pcomm__outchan *ch, const char *data, si
     if (s->spool)
         r = pcomm_spool_write(s->spool, data, n);
     for (size_t i = 0; r == 0 && i < s->fd_count; i++)
-        r = pcomm_write_out(s->fds[i], data, n);
+        r = pcomm__write_out(s->fds[i], data, n);
     if (r == 0 && s->line_fn)
         r = pcomm__lines_feed(&ch->lines, ch->stream, data, n, pcomm__now_ns());
     return r;
@@ -141,7 +141,8 @@ static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
 }
 
 int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int stream,
-                        const struct pcomm__sinks *sinks, void (*on_end)(struct pcomm__outchan *))
+                        size_t stage, const struct pcomm__sinks *sinks,
+                        void (*on_end)(struct pcomm__outchan *))
 {
     ch->loop = loop;
     ch->fd = fd;
@@ -156,6 +157,7 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
                : pcomm_only_one_file(sinks) ? PCOMM_PATH_SPLICE
                                             : PCOMM_PATH_COPY;
     pcomm__lines_init(&ch->lines, sinks->line_fn, sinks->line_userdata, sinks->max_line);
+    ch->lines.stage = (int)stage;
     pcomm__watch_init(&ch->watch, pcomm_outchan_on_event);
     int r = pcomm__set_nonblock(fd, true);
     if (r < 0)
@@ -167,6 +169,13 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
 void pcomm__outchan_close(struct pcomm__outchan *ch, bool flush_lines)
 {
     pcomm_outchan_end(ch, flush_lines);
+}
+
+void pcomm__outchan_discard(struct pcomm__outchan *ch)
+{
+    pcomm__watch_stop(ch->loop, &ch->watch);
+    pcomm__closep(&ch->fd);
+    ch->ended = true;
 }
 
 void pcomm__outchan_free(struct pcomm__outchan *ch)

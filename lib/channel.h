@@ -55,14 +55,21 @@ struct pcomm__outchan {
 
 /* Set up a channel around fd (taken over: made non-blocking, its pipe widened). */
 int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int stream,
-                        const struct pcomm__sinks *sinks, void (*on_end)(struct pcomm__outchan *));
+                        size_t stage, const struct pcomm__sinks *sinks,
+                        void (*on_end)(struct pcomm__outchan *));
 
 /* Stop reading and close (linger ran out, or the job is aborted); flushes a partial line when
  * flush_lines. Calls on_end unless the channel had already ended. */
 void pcomm__outchan_close(struct pcomm__outchan *ch, bool flush_lines);
 
+/* Stop and close without any notification or flush (a start unwinding, a job freed early). */
+void pcomm__outchan_discard(struct pcomm__outchan *ch);
+
 /* Release memory (after close). */
 void pcomm__outchan_free(struct pcomm__outchan *ch);
+
+/* Write all of buf to a caller's descriptor, waiting (not spinning) if it is non-blocking. */
+int pcomm__write_out(int fd, const char *buf, size_t len);
 
 enum pcomm__in_kind { PCOMM__IN_NONE = 0, PCOMM__IN_BYTES, PCOMM__IN_FD, PCOMM__IN_FILE };
 

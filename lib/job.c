@@ -1,80 +1,75 @@
-/* lib/job.c - pcomm_job: one child and its plumbing on a loop, and pcomm_run().
- *
- * The job ends when the child's end has been observed and every output channel is closed.
- * Around that: a timeout (signal, SIGCONT, then SIGKILL after a grace period), a linger bound
- * after the child's end, and an abort path for errors of callbacks and outputs (channels closed,
- * group killed, then wait for the child's end). The child is reaped only when the job is freed.
- *
- * SPDX-License-Identifier: MIT */
+/* lib/job.c - pcomm_job: configuration, results and teardown (the start is in job_run.c, the
+ * state machine in job_events.c). SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
-#include "channel.h"
+#include "job_private.h"
+#include "pipeline_private.h"
 #include "proc_private.h"
-#include "pcomm/run.h"
 #include "sys.h"
 
 enum { PCOMM_DEFAULT_GRACE_MS = 2000, PCOMM_DEFAULT_LINGER_MS = 2000 };
 
-struct pcomm_job {
-    pcomm_cmd *cmd;
-    pcomm_loop *loop;
-    pcomm_proc *proc;
-    /* configuration */
-    int in_kind;
-    const void *in_data;
-    size_t in_len;
-    int in_fd;
-    char *in_path;
-    struct pcomm__sinks sinks[3]; /* [1] stdout, [2] stderr */
-    bool merge;
-    int timeout_ms, timeout_sig, grace_ms, linger_ms;
-    pcomm_done_fn done_fn;
-    void *done_userdata;
-    /* running */
-    struct pcomm__outchan out[3];
-    bool out_open[3];
-    struct pcomm__inchan in;
-    bool in_open;
-    struct pcomm__watch exit_watch;
-    struct pcomm__timer timeout_timer, kill_timer, linger_timer, exit_poll_timer;
-    int64_t exit_poll_ns;
-    bool started, exited, held;
-    unsigned flags;
-    int error;
-};
-
-static bool pcomm_stream_ok(int stream)
+bool pcomm__job_stream_ok(int stream)
 {
     return stream == PCOMM_STDOUT || stream == PCOMM_STDERR;
 }
 
-/* ---- configuration ------------------------------------------------------------------------- */
+int pcomm__job_alloc(pcomm_job **jobp, size_t stages)
+{
+    pcomm_job *job = calloc(1, sizeof *job);
+    if (!job || !(job->stages = calloc(stages, sizeof *job->stages))) {
+        free(job);
+        return -ENOMEM;
+    }
+    job->stage_count = stages;
+    job->in_fd = -1;
+    job->timeout_ms = -1;
+    job->grace_ms = PCOMM_DEFAULT_GRACE_MS;
+    job->linger_ms = PCOMM_DEFAULT_LINGER_MS;
+    for (size_t i = 0; i < stages; i++) {
+        job->stages[i].job = job;
+        job->stages[i].index = i;
+    }
+    *jobp = job;
+    return 0;
+}
 
 int pcomm_job_new(pcomm_job **jobp, const pcomm_cmd *cmd)
 {
     if (!jobp || !cmd)
         return -EINVAL;
-    pcomm_job *job = calloc(1, sizeof *job);
-    if (!job)
-        return -ENOMEM;
-    int r = pcomm_cmd_dup(cmd, &job->cmd);
-    if (r < 0) {
-        free(job);
+    pcomm_job *job;
+    int r = pcomm__job_alloc(&job, 1);
+    if (r == 0 && (r = pcomm_cmd_dup(cmd, &job->stages[0].cmd)) < 0)
+        pcomm_job_free(job);
+    if (r == 0)
+        *jobp = job;
+    return r;
+}
+
+int pcomm_job_new_pipeline(pcomm_job **jobp, pcomm_pipeline *pipeline)
+{
+    if (!jobp || !pipeline || pipeline->count == 0)
+        return -EINVAL;
+    pcomm_job *job;
+    int r = pcomm__job_alloc(&job, pipeline->count);
+    if (r < 0)
         return r;
+    for (size_t i = 0; i < pipeline->count; i++) { /* take the stages over */
+        job->stages[i].cmd = pipeline->stages[i].cmd;
+        pipeline->stages[i].cmd = NULL;
     }
-    job->in_fd = -1;
-    job->timeout_ms = -1;
-    job->grace_ms = PCOMM_DEFAULT_GRACE_MS;
-    job->linger_ms = PCOMM_DEFAULT_LINGER_MS;
+    job->rule = pipeline->rule;
+    job->stderr_mode = pipeline->stderr_mode;
+    pcomm_pipeline_free(pipeline);
     *jobp = job;
     return 0;
 }
+
+/* ---- configuration --------------------------------------------------------------------------- */
 
 static int pcomm_job_check_config(const pcomm_job *job)
 {
@@ -125,7 +120,7 @@ int pcomm_job_input_file(pcomm_job *job, const char *path)
 int pcomm_job_capture(pcomm_job *job, int stream, size_t mem_threshold)
 {
     int r = pcomm_job_check_config(job);
-    if (r < 0 || !pcomm_stream_ok(stream))
+    if (r < 0 || !pcomm__job_stream_ok(stream))
         return r < 0 ? r : -EINVAL;
     pcomm_spool *spool;
     r = pcomm_spool_new(&spool, mem_threshold);
@@ -133,13 +128,14 @@ int pcomm_job_capture(pcomm_job *job, int stream, size_t mem_threshold)
         return r;
     pcomm_spool_free(job->sinks[stream].spool);
     job->sinks[stream].spool = spool;
+    job->capture_threshold[stream] = mem_threshold;
     return 0;
 }
 
 int pcomm_job_forward(pcomm_job *job, int stream, int fd)
 {
     int r = pcomm_job_check_config(job);
-    if (r < 0 || !pcomm_stream_ok(stream) || fd < 0)
+    if (r < 0 || !pcomm__job_stream_ok(stream) || fd < 0)
         return r < 0 ? r : -EINVAL;
     struct pcomm__sinks *s = &job->sinks[stream];
     if (s->fd_count == PCOMM__MAX_FORWARD)
@@ -151,7 +147,7 @@ int pcomm_job_forward(pcomm_job *job, int stream, int fd)
 int pcomm_job_on_line(pcomm_job *job, int stream, pcomm_line_fn fn, void *userdata, size_t max_line)
 {
     int r = pcomm_job_check_config(job);
-    if (r < 0 || !pcomm_stream_ok(stream) || !fn)
+    if (r < 0 || !pcomm__job_stream_ok(stream) || !fn)
         return r < 0 ? r : -EINVAL;
     job->sinks[stream].line_fn = fn;
     job->sinks[stream].line_userdata = userdata;
@@ -196,318 +192,36 @@ int pcomm_job_on_done(pcomm_job *job, pcomm_done_fn fn, void *userdata)
     return r;
 }
 
-/* ---- the state machine --------------------------------------------------------------------- */
-
-static void pcomm_job_stop_timers(pcomm_job *job)
-{
-    pcomm__timer_stop(job->loop, &job->timeout_timer);
-    pcomm__timer_stop(job->loop, &job->kill_timer);
-    pcomm__timer_stop(job->loop, &job->linger_timer);
-    pcomm__timer_stop(job->loop, &job->exit_poll_timer);
-}
-
-static bool pcomm_job_outputs_closed(const pcomm_job *job)
-{
-    for (int s = 1; s <= 2; s++)
-        if (job->out_open[s] && !job->out[s].ended)
-            return false;
-    return true;
-}
-
-static void pcomm_job_finish(pcomm_job *job)
-{
-    if (job->flags & PCOMM_JOB_DONE)
-        return;
-    pcomm_job_stop_timers(job);
-    pcomm__watch_stop(job->loop, &job->exit_watch);
-    job->flags |= PCOMM_JOB_DONE;
-    if (job->held) {
-        job->held = false;
-        pcomm__loop_release(job->loop);
-    }
-    if (job->done_fn)
-        job->done_fn(job->done_userdata, job);
-}
-
-static void pcomm_job_maybe_finish(pcomm_job *job)
-{
-    if (job->exited && pcomm_job_outputs_closed(job))
-        pcomm_job_finish(job);
-}
-
-/* Stop everything after an error: close the channels, kill the group, wait for the end. */
-static void pcomm_job_abort(pcomm_job *job, int error)
-{
-    if (!job->error)
-        job->error = error;
-    if (job->in_open)
-        pcomm__inchan_close(&job->in);
-    for (int s = 1; s <= 2; s++)
-        if (job->out_open[s])
-            pcomm__outchan_close(&job->out[s], false);
-    if (!job->exited)
-        pcomm_proc_kill(job->proc, SIGKILL);
-    pcomm_job_maybe_finish(job);
-}
-
-static pcomm_job *pcomm_job_of_outchan(struct pcomm__outchan *ch)
-{
-    return (pcomm_job *)(void *)((char *)(ch - ch->stream) - offsetof(pcomm_job, out));
-}
-
-static void pcomm_job_on_output_end(struct pcomm__outchan *ch)
-{
-    pcomm_job *job = pcomm_job_of_outchan(ch);
-    if (ch->error)
-        pcomm_job_abort(job, ch->error);
-    else
-        pcomm_job_maybe_finish(job);
-}
-
-static void pcomm_job_on_linger(struct pcomm__timer *t)
-{
-    pcomm_job *job = pcomm__container_of(t, pcomm_job, linger_timer);
-    job->flags |= PCOMM_JOB_TRUNCATED;
-    /* Descendants still hold the output: stop reading, and end them with the group. */
-    pcomm_proc_kill(job->proc, SIGKILL);
-    for (int s = 1; s <= 2; s++)
-        if (job->out_open[s])
-            pcomm__outchan_close(&job->out[s], true);
-    pcomm_job_finish(job);
-}
-
-static void pcomm_job_exited(pcomm_job *job)
-{
-    job->exited = true;
-    pcomm__watch_stop(job->loop, &job->exit_watch);
-    pcomm__timer_stop(job->loop, &job->timeout_timer);
-    pcomm__timer_stop(job->loop, &job->kill_timer);
-    pcomm__timer_stop(job->loop, &job->exit_poll_timer);
-    if (job->in_open)
-        pcomm__inchan_close(&job->in); /* nobody will read it any more */
-    if (pcomm_job_outputs_closed(job))
-        pcomm_job_finish(job);
-    else if (job->linger_ms >= 0)
-        pcomm__timer_start(job->loop, &job->linger_timer,
-                           pcomm__now_ns() + (int64_t)job->linger_ms * PCOMM__NS_PER_MS);
-}
-
-static void pcomm_job_check_exit(pcomm_job *job)
-{
-    if (!job->exited && pcomm__proc_poll(job->proc) != 0) /* ended, or reaped by someone else */
-        pcomm_job_exited(job);
-}
-
-static void pcomm_job_on_exit_event(struct pcomm__watch *w, uint32_t revents)
-{
-    (void)revents;
-    pcomm_job_check_exit(pcomm__container_of(w, pcomm_job, exit_watch));
-}
-
-/* Without a pidfd: poll waitid, 1 ms at first, backing off to 50 ms. */
-static void pcomm_job_on_exit_poll(struct pcomm__timer *t)
-{
-    pcomm_job *job = pcomm__container_of(t, pcomm_job, exit_poll_timer);
-    pcomm_job_check_exit(job);
-    if (job->exited)
-        return;
-    if (job->exit_poll_ns < 50 * PCOMM__NS_PER_MS)
-        job->exit_poll_ns *= 2;
-    pcomm__timer_start(job->loop, t, pcomm__now_ns() + job->exit_poll_ns);
-}
-
-static void pcomm_job_on_kill(struct pcomm__timer *t)
-{
-    pcomm_job *job = pcomm__container_of(t, pcomm_job, kill_timer);
-    job->flags |= PCOMM_JOB_KILLED;
-    pcomm_proc_kill(job->proc, SIGKILL);
-}
-
-static void pcomm_job_on_timeout(struct pcomm__timer *t)
-{
-    pcomm_job *job = pcomm__container_of(t, pcomm_job, timeout_timer);
-    job->flags |= PCOMM_JOB_TIMED_OUT;
-    pcomm_proc_kill(job->proc, job->timeout_sig);
-    if (job->timeout_sig != SIGKILL && job->timeout_sig != SIGCONT)
-        pcomm_proc_kill(job->proc, SIGCONT); /* a stopped child must see the signal */
-    if (job->grace_ms >= 0 && job->timeout_sig != SIGKILL)
-        pcomm__timer_start(job->loop, &job->kill_timer,
-                           pcomm__now_ns() + (int64_t)job->grace_ms * PCOMM__NS_PER_MS);
-}
-
-/* ---- starting ------------------------------------------------------------------------------ */
-
-/* Give the job's copy of the command a pipe for every descriptor the job pumps. */
-static int pcomm_job_plumb(pcomm_job *job)
-{
-    int r = 0;
-    if (job->in_kind != PCOMM__IN_NONE)
-        r = pcomm_cmd_stdio_pipe(job->cmd, 0);
-    if (r == 0 && pcomm__sinks_any(&job->sinks[1]))
-        r = pcomm_cmd_stdio_pipe(job->cmd, 1);
-    if (r == 0 && job->merge)
-        r = pcomm_cmd_stdio_merge(job->cmd, 2, 1);
-    else if (r == 0 && pcomm__sinks_any(&job->sinks[2]))
-        r = pcomm_cmd_stdio_pipe(job->cmd, 2);
-    return r;
-}
-
-static int pcomm_job_open_input(pcomm_job *job)
-{
-    if (job->in_kind == PCOMM__IN_NONE)
-        return 0;
-    bool owned = job->in_kind == PCOMM__IN_FILE;
-    int sink = pcomm_proc_take_fd(job->proc, 0);
-    int r = pcomm__inchan_open(&job->in, job->loop, sink, job->in_kind, job->in_data, job->in_len,
-                               job->in_fd, owned);
-    job->in_open = true; /* from here on the channel owns sink and, for a file, the source */
-    if (owned)
-        job->in_fd = -1;
-    return r;
-}
-
-static int pcomm_job_open_outputs(pcomm_job *job)
-{
-    for (int s = 1; s <= 2; s++) {
-        if (!pcomm__sinks_any(&job->sinks[s]) || (s == 2 && job->merge))
-            continue;
-        int fd = pcomm_proc_take_fd(job->proc, s);
-        int r = pcomm__outchan_open(&job->out[s], job->loop, fd, s, &job->sinks[s],
-                                    pcomm_job_on_output_end);
-        job->out_open[s] = true;
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-static int pcomm_job_watch_exit(pcomm_job *job)
-{
-    int pidfd = pcomm_proc_pidfd(job->proc);
-    if (pidfd >= 0)
-        return pcomm__watch_start(job->loop, &job->exit_watch, pidfd, EPOLLIN);
-    job->exit_poll_ns = PCOMM__NS_PER_MS;
-    return pcomm__timer_start(job->loop, &job->exit_poll_timer,
-                              pcomm__now_ns() + job->exit_poll_ns);
-}
-
-static void pcomm_job_init_runtime(pcomm_job *job, pcomm_loop *loop)
-{
-    job->loop = loop;
-    pcomm__watch_init(&job->exit_watch, pcomm_job_on_exit_event);
-    pcomm__timer_init(&job->timeout_timer, pcomm_job_on_timeout);
-    pcomm__timer_init(&job->kill_timer, pcomm_job_on_kill);
-    pcomm__timer_init(&job->linger_timer, pcomm_job_on_linger);
-    pcomm__timer_init(&job->exit_poll_timer, pcomm_job_on_exit_poll);
-    pcomm__watch_init(&job->in.sink_watch, NULL);
-    pcomm__watch_init(&job->in.src_watch, NULL);
-}
-
-/* Undo a start that failed half-way: nothing may be left running or open. */
-static void pcomm_job_unwind(pcomm_job *job)
-{
-    pcomm_job_stop_timers(job);
-    pcomm__watch_stop(job->loop, &job->exit_watch);
-    if (job->in_open)
-        pcomm__inchan_close(&job->in);
-    for (int s = 1; s <= 2; s++)
-        if (job->out_open[s]) {
-            job->out[s].ended = true; /* no end notification while unwinding */
-            pcomm__watch_stop(job->loop, &job->out[s].watch);
-            pcomm__closep(&job->out[s].fd);
-            pcomm__outchan_free(&job->out[s]);
-            job->out_open[s] = false;
-        }
-    job->in_open = false;
-    pcomm_proc_free(job->proc); /* kills and reaps */
-    job->proc = NULL;
-    job->loop = NULL;
-}
-
-int pcomm_job_start(pcomm_job *job, pcomm_loop *loop)
-{
-    int r = pcomm_job_check_config(job);
-    if (r < 0 || !loop)
-        return r < 0 ? r : -EINVAL;
-    r = pcomm_job_plumb(job);
-    if (r < 0)
-        return r;
-    if (job->in_kind == PCOMM__IN_FILE) { /* report a missing input before running anything */
-        job->in_fd = pcomm__open(job->in_path, O_RDONLY | O_NOCTTY, 0);
-        if (job->in_fd < 0)
-            return job->in_fd;
-    }
-    r = pcomm_spawn(job->cmd, &job->proc);
-    if (r < 0) {
-        if (job->in_kind == PCOMM__IN_FILE)
-            pcomm__closep(&job->in_fd);
-        return r;
-    }
-    job->started = true;
-    pcomm_job_init_runtime(job, loop);
-    r = pcomm_job_watch_exit(job);
-    if (r == 0)
-        r = pcomm_job_open_outputs(job);
-    if (r == 0)
-        r = pcomm_job_open_input(job);
-    if (r == 0 && job->timeout_ms >= 0)
-        r = pcomm__timer_start(loop, &job->timeout_timer,
-                               pcomm__now_ns() + (int64_t)job->timeout_ms * PCOMM__NS_PER_MS);
-    if (r < 0) {
-        pcomm_job_unwind(job);
-        return r;
-    }
-    job->held = true;
-    pcomm__loop_hold(loop);
-    return 0;
-}
-
-int pcomm_run(pcomm_job *job)
-{
-    int r = pcomm_job_check_config(job);
-    if (r < 0)
-        return r;
-    pcomm_loop *loop;
-    r = pcomm_loop_new(&loop);
-    if (r < 0)
-        return r;
-    r = pcomm_job_start(job, loop);
-    if (r == 0)
-        r = pcomm_loop_run(loop, -1);
-    if (r < 0 && job->started && !(job->flags & PCOMM_JOB_DONE))
-        pcomm_job_abort(job, r); /* the loop itself failed: leave nothing running */
-    if (job->started) {
-        pcomm_job_stop_timers(job);
-        job->loop = NULL; /* every watch and timer is stopped: the job outlives its loop */
-    }
-    pcomm_loop_free(loop);
-    if (r < 0)
-        return r;
-    if (job->error)
-        return job->error;
-    pcomm_status st;
-    pcomm_proc_status(job->proc, &st);
-    return st.how == PCOMM_UNKNOWN ? -ECHILD : 0;
-}
-
-/* ---- teardown and results ------------------------------------------------------------------ */
+/* ---- teardown -------------------------------------------------------------------------------- */
 
 /* Take a job that has not ended off its loop (the host frees it early). */
 static void pcomm_job_detach(pcomm_job *job)
 {
-    pcomm_job_stop_timers(job);
-    pcomm__watch_stop(job->loop, &job->exit_watch);
+    pcomm__job_stop(job);
     if (job->in_open)
         pcomm__inchan_close(&job->in);
     for (int s = 1; s <= 2; s++)
-        if (job->out_open[s] && !job->out[s].ended) {
-            job->out[s].ended = true; /* no end notification: the job is going away */
-            pcomm__watch_stop(job->loop, &job->out[s].watch);
-            pcomm__closep(&job->out[s].fd);
-        }
-    if (job->held)
-        pcomm__loop_release(job->loop);
-    job->held = false;
+        if (job->out_open[s])
+            pcomm__outchan_discard(&job->out[s]);
+    for (size_t i = 0; i < job->stage_count; i++)
+        if (job->stages[i].err_open)
+            pcomm__outchan_discard(&job->stages[i].err);
+}
+
+static void pcomm_job_free_stages(pcomm_job *job)
+{
+    /* Kill everything first (groups at once), then reap stage by stage. */
+    if (job->started && job->exited_count < job->stage_count)
+        pcomm__job_signal(job, SIGKILL);
+    for (size_t i = 0; i < job->stage_count; i++) {
+        struct pcomm__jstage *stage = &job->stages[i];
+        if (stage->err_open)
+            pcomm__outchan_free(&stage->err);
+        pcomm_spool_free(stage->err_sinks.spool);
+        pcomm_proc_free(stage->proc);
+        pcomm_cmd_free(stage->cmd);
+    }
+    free(job->stages);
 }
 
 void pcomm_job_free(pcomm_job *job)
@@ -525,11 +239,12 @@ void pcomm_job_free(pcomm_job *job)
         pcomm__inchan_close(&job->in);
     if (job->in_kind == PCOMM__IN_FILE)
         pcomm__close(job->in_fd);
-    pcomm_proc_free(job->proc); /* kills a running child with its group, and reaps */
-    pcomm_cmd_free(job->cmd);
+    pcomm_job_free_stages(job);
     free(job->in_path);
     free(job);
 }
+
+/* ---- results --------------------------------------------------------------------------------- */
 
 unsigned pcomm_job_flags(const pcomm_job *job)
 {
@@ -541,14 +256,61 @@ unsigned pcomm_job_flags(const pcomm_job *job)
     return flags;
 }
 
-int pcomm_job_status(const pcomm_job *job, pcomm_status *st)
+int pcomm_job_stage_status(const pcomm_job *job, size_t i, pcomm_status *st)
 {
-    if (!job || !st)
+    if (!job || !st || i >= job->stage_count)
         return -EINVAL;
-    if (job->proc)
-        return pcomm_proc_status(job->proc, st);
+    if (job->stages[i].proc)
+        return pcomm_proc_status(job->stages[i].proc, st);
     memset(st, 0, sizeof *st);
     st->how = PCOMM_RUNNING;
+    return 0;
+}
+
+int pcomm_job_status(const pcomm_job *job, pcomm_status *st)
+{
+    return job ? pcomm_job_stage_status(job, job->stage_count - 1, st) : -EINVAL;
+}
+
+size_t pcomm_job_stage_count(const pcomm_job *job)
+{
+    return job ? job->stage_count : 0;
+}
+
+pcomm_proc *pcomm_job_stage_proc(const pcomm_job *job, size_t i)
+{
+    return job && i < job->stage_count ? job->stages[i].proc : NULL;
+}
+
+pcomm_spool *pcomm_job_stage_output(const pcomm_job *job, size_t i)
+{
+    return job && i < job->stage_count ? job->stages[i].err_sinks.spool : NULL;
+}
+
+/* Stage i succeeded: exit 0, or (not the last stage) killed by SIGPIPE because a later stage
+ * stopped reading, which is how `yes | head` ends. */
+static bool pcomm_stage_ok(const pcomm_status *st, bool last)
+{
+    return (st->how == PCOMM_EXITED && st->code == 0) ||
+           (!last && st->how == PCOMM_SIGNALED && st->code == SIGPIPE);
+}
+
+int pcomm_job_exit_code(const pcomm_job *job)
+{
+    if (!job || !(job->flags & PCOMM_JOB_DONE))
+        return -1;
+    size_t n = job->stage_count;
+    pcomm_status last;
+    pcomm_job_stage_status(job, n - 1, &last);
+    if (job->rule == PCOMM_RULE_LAST ||
+        (job->rule == PCOMM_RULE_LIBPIPELINE && !pcomm_stage_ok(&last, true)))
+        return pcomm_status_shell_code(&last);
+    for (size_t i = n; i-- > 0;) {
+        pcomm_status st;
+        pcomm_job_stage_status(job, i, &st);
+        if (!pcomm_stage_ok(&st, i == n - 1))
+            return job->rule == PCOMM_RULE_LIBPIPELINE ? 127 : pcomm_status_shell_code(&st);
+    }
     return 0;
 }
 
@@ -563,19 +325,23 @@ uint64_t pcomm_job_bytes(const pcomm_job *job, int stream)
         return 0;
     if (stream == PCOMM_STDIN)
         return job->in_open ? job->in.bytes : 0;
-    if (pcomm_stream_ok(stream) && job->out_open[stream])
-        return job->out[stream].bytes;
-    return 0;
+    if (!pcomm__job_stream_ok(stream))
+        return 0;
+    uint64_t total = job->out_open[stream] ? job->out[stream].bytes : 0;
+    for (size_t i = 0; stream == PCOMM_STDERR && i < job->stage_count; i++)
+        if (job->stages[i].err_open)
+            total += job->stages[i].err.bytes;
+    return total;
 }
 
 pcomm_spool *pcomm_job_output(const pcomm_job *job, int stream)
 {
-    return job && pcomm_stream_ok(stream) ? job->sinks[stream].spool : NULL;
+    return job && pcomm__job_stream_ok(stream) ? job->sinks[stream].spool : NULL;
 }
 
 pcomm_spool *pcomm_job_take_output(pcomm_job *job, int stream)
 {
-    if (!job || !pcomm_stream_ok(stream) || (job->started && !(job->flags & PCOMM_JOB_DONE)))
+    if (!job || !pcomm__job_stream_ok(stream) || (job->started && !(job->flags & PCOMM_JOB_DONE)))
         return NULL;
     pcomm_spool *spool = job->sinks[stream].spool;
     job->sinks[stream].spool = NULL;
@@ -584,14 +350,14 @@ pcomm_spool *pcomm_job_take_output(pcomm_job *job, int stream)
 
 pcomm_proc *pcomm_job_proc(const pcomm_job *job)
 {
-    return job ? job->proc : NULL;
+    return job ? job->stages[job->stage_count - 1].proc : NULL;
 }
 
 int pcomm_job_kill(pcomm_job *job, int sig)
 {
-    if (!job)
+    if (!job || sig < 0 || sig >= NSIG)
         return -EINVAL;
-    if (!job->proc)
+    if (!job->started)
         return -ESRCH;
-    return pcomm_proc_kill(job->proc, sig);
+    return pcomm__job_signal(job, sig);
 }

@@ -14,6 +14,7 @@ void pcomm__lines_init(struct pcomm__lines *lb, pcomm_line_fn fn, void *userdata
     lb->fn = fn;
     lb->userdata = userdata;
     lb->max = max ? max : 65536;
+    lb->stage = 0;
     lb->partial = NULL;
     lb->partial_len = 0;
 }
@@ -28,7 +29,7 @@ void pcomm__lines_free(struct pcomm__lines *lb)
 static int pcomm_lines_emit(struct pcomm__lines *lb, int stream, const char *data, size_t len,
                             unsigned flags, int64_t now)
 {
-    pcomm_line line = {stream, flags, data, len, now};
+    pcomm_line line = {stream, flags, data, len, now, lb->stage};
     return lb->fn(lb->userdata, &line);
 }
 

@@ -12,6 +12,7 @@ struct pcomm__lines {
     pcomm_line_fn fn;
     void *userdata;
     size_t max;    /* longest piece, '\n' included */
+    int stage;     /* the pipeline stage the bytes come from */
     char *partial; /* carried-over start of a line (allocated on first use, max bytes) */
     size_t partial_len;
 };

@@ -17,15 +17,20 @@ struct pcomm__proc_end {
 
 struct pcomm_proc {
     pid_t pid;
-    int pidfd;        /* -1 when pidfds are unavailable (waitid polling fallback) */
-    bool leads_group; /* the child leads its own process group (group signals are safe) */
-    char *exe;        /* the executable run, after PATH lookup */
+    int pidfd;         /* -1 when pidfds are unavailable (waitid polling fallback) */
+    bool leads_group;  /* the child leads its own process group (group signals are safe) */
+    bool group_member; /* the child joined another child's group (a later pipeline stage) */
+    char *exe;         /* the executable run, after PATH lookup */
     struct pcomm__proc_end *ends;
     size_t end_count;
     int64_t start_ns;
     pthread_mutex_t lock; /* guards status */
     pcomm_status status;  /* how == PCOMM_RUNNING until an end was observed */
 };
+
+/* pcomm_spawn(), with the child joining the existing process group join_pgid when cmd asks
+ * for its own group (pipeline stages after the first); 0 = a new group as usual. */
+int pcomm__spawn(const pcomm_cmd *cmd, pid_t join_pgid, pcomm_proc **procp);
 
 /* Check without blocking whether the child has ended, recording its status if so (the child is
  * not reaped). Returns 1 when ended, 0 when running, -ECHILD when reaped by someone else. */

@@ -311,7 +311,7 @@ static int pcomm_build_file_actions(const pcomm_cmd *cmd, struct pcomm_spawn_sta
     return -r;
 }
 
-static int pcomm_build_attr(const pcomm_cmd *cmd, posix_spawnattr_t *attr)
+static int pcomm_build_attr(const pcomm_cmd *cmd, pid_t join_pgid, posix_spawnattr_t *attr)
 {
     sigset_t none, all;
     sigemptyset(&none);
@@ -329,14 +329,14 @@ static int pcomm_build_attr(const pcomm_cmd *cmd, posix_spawnattr_t *attr)
     if (r == 0)
         r = posix_spawnattr_setsigdefault(attr, &all);
     if (r == 0 && cmd->group == PCOMM_GROUP_OWN)
-        r = posix_spawnattr_setpgroup(attr, 0);
+        r = posix_spawnattr_setpgroup(attr, join_pgid);
     return -r;
 }
 
 /* ---- the proc ---------------------------------------------------------------------------- */
 
-static int pcomm_proc_create(struct pcomm_spawn_state *st, const pcomm_cmd *cmd, char *exe,
-                             pcomm_proc **procp)
+static int pcomm_proc_create(struct pcomm_spawn_state *st, const pcomm_cmd *cmd, pid_t join_pgid,
+                             char *exe, pcomm_proc **procp)
 {
     pcomm_proc *proc = calloc(1, sizeof *proc);
     if (!proc)
@@ -351,7 +351,8 @@ static int pcomm_proc_create(struct pcomm_spawn_state *st, const pcomm_cmd *cmd,
     }
     proc->pid = -1;
     proc->pidfd = -1;
-    proc->leads_group = cmd->group != PCOMM_GROUP_INHERIT;
+    proc->leads_group = cmd->group != PCOMM_GROUP_INHERIT && join_pgid == 0;
+    proc->group_member = cmd->group == PCOMM_GROUP_OWN && join_pgid > 0;
     proc->exe = exe;
     pthread_mutex_init(&proc->lock, NULL);
     *procp = proc;
@@ -370,8 +371,8 @@ static void pcomm_proc_adopt_ends(pcomm_proc *proc, struct pcomm_spawn_state *st
     }
 }
 
-static int pcomm_spawn_prepared(const pcomm_cmd *cmd, struct pcomm_spawn_state *st, char *exe,
-                                char **envp, pcomm_proc **procp)
+static int pcomm_spawn_prepared(const pcomm_cmd *cmd, pid_t join_pgid, struct pcomm_spawn_state *st,
+                                char *exe, char **envp, pcomm_proc **procp)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -385,10 +386,10 @@ static int pcomm_spawn_prepared(const pcomm_cmd *cmd, struct pcomm_spawn_state *
     }
     r = pcomm_build_file_actions(cmd, st, &fa);
     if (r == 0)
-        r = pcomm_build_attr(cmd, &attr);
+        r = pcomm_build_attr(cmd, join_pgid, &attr);
     pcomm_proc *proc = NULL;
     if (r == 0)
-        r = pcomm_proc_create(st, cmd, exe, &proc);
+        r = pcomm_proc_create(st, cmd, join_pgid, exe, &proc);
     if (r == 0) {
         proc->start_ns = pcomm__now_ns();
         r = -posix_spawn(&proc->pid, exe, &fa, &attr, cmd->argv, envp);
@@ -415,7 +416,12 @@ static int pcomm_spawn_prepared(const pcomm_cmd *cmd, struct pcomm_spawn_state *
 
 int pcomm_spawn(const pcomm_cmd *cmd, pcomm_proc **procp)
 {
-    if (!cmd || !procp || cmd->argc == 0)
+    return pcomm__spawn(cmd, 0, procp);
+}
+
+int pcomm__spawn(const pcomm_cmd *cmd, pid_t join_pgid, pcomm_proc **procp)
+{
+    if (!cmd || !procp || cmd->argc == 0 || join_pgid < 0)
         return -EINVAL;
     struct pcomm_spawn_state st = {0};
     char **envp = NULL;
@@ -430,7 +436,7 @@ int pcomm_spawn(const pcomm_cmd *cmd, pcomm_proc **procp)
     if (r == 0)
         r = pcomm_lift_sources(&st);
     if (r == 0)
-        r = pcomm_spawn_prepared(cmd, &st, exe, envp, procp);
+        r = pcomm_spawn_prepared(cmd, join_pgid, &st, exe, envp, procp);
     if (r < 0)
         free(exe);
     pcomm_targets_release(&st, false);

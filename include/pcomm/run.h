@@ -27,6 +27,7 @@
 #include "common.h"
 #include "cmd.h"
 #include "loop.h"
+#include "pipeline.h"
 #include "proc.h"
 #include "spool.h"
 
@@ -49,6 +50,7 @@ typedef struct pcomm_line {
         *data; /* the bytes, including the final '\n' when there is one; not NUL-terminated */
     size_t len;
     int64_t time_ns; /* CLOCK_MONOTONIC time of the read that completed this piece */
+    int stage;       /* the pipeline stage it comes from (0 for a single command) */
 } pcomm_line;
 
 /* pcomm_line.flags */
@@ -67,6 +69,13 @@ typedef void (*pcomm_done_fn)(void *userdata, pcomm_job *job);
 /* Create a job for cmd, which is copied (the job sets the stdio of the descriptors it pumps on
  * its copy; other stdio choices of cmd stay as they are). Returns 0, -EINVAL or -ENOMEM. */
 PCOMM_API int pcomm_job_new(pcomm_job **jobp, const pcomm_cmd *cmd);
+
+/* Create a job that runs pipeline: its stages become the job's (pcomm_pipeline(3)); the job takes
+ * the pipeline over on success (do not free it then), and the caller keeps it on failure. The
+ * job's input feeds the first stage, its stdout sinks drain the last stage, its stderr settings
+ * apply as pcomm_pipeline_set_stderr() says, its timeout and linger apply to all stages, and
+ * every stage joins the first stage's process group. Returns 0, -EINVAL or -ENOMEM. */
+PCOMM_API int pcomm_job_new_pipeline(pcomm_job **jobp, pcomm_pipeline *pipeline);
 
 /* Free a job. A child still running is killed with its group and reaped; spools the job made
  * are freed (take them first with pcomm_job_take_output() to keep them). Accepts NULL. */
@@ -145,8 +154,21 @@ PCOMM_API int pcomm_run(pcomm_job *job);
 
 PCOMM_API unsigned pcomm_job_flags(const pcomm_job *job);
 
-/* The child's status (see pcomm_proc(3)); how == PCOMM_RUNNING until it ended. */
+/* The child's status (see pcomm_proc(3)); for a pipeline, the last stage's. how == PCOMM_RUNNING
+ * until it ended. Returns 0 or -EINVAL. */
 PCOMM_API int pcomm_job_status(const pcomm_job *job, pcomm_status *st);
+
+/* The job's exit status as a shell would report it: for a single command its exit code or 128 +
+ * signal; for a pipeline the aggregate under its rule (pcomm_pipeline_set_rule()). -1 before the
+ * job ended or when the deciding status is unknown. */
+PCOMM_API int pcomm_job_exit_code(const pcomm_job *job);
+
+/* The number of stages (1 for a single command), and stage i's status, child and separately
+ * captured stderr (PCOMM_STDERR_SEPARATE; NULL otherwise). */
+PCOMM_API size_t pcomm_job_stage_count(const pcomm_job *job);
+PCOMM_API int pcomm_job_stage_status(const pcomm_job *job, size_t i, pcomm_status *st);
+PCOMM_API pcomm_proc *pcomm_job_stage_proc(const pcomm_job *job, size_t i);
+PCOMM_API pcomm_spool *pcomm_job_stage_output(const pcomm_job *job, size_t i);
 
 /* The error that ended the job early (a callback's, or a failed write to an output), or 0. */
 PCOMM_API int pcomm_job_error(const pcomm_job *job);
@@ -161,11 +183,13 @@ PCOMM_API pcomm_spool *pcomm_job_output(const pcomm_job *job, int stream);
  * Returns NULL when there is none (or it was taken). Only after the job ended. */
 PCOMM_API pcomm_spool *pcomm_job_take_output(pcomm_job *job, int stream);
 
-/* The running or ended child, owned by the job; NULL before the start. */
+/* The running or ended child (a pipeline's last stage), owned by the job; NULL before the
+ * start. */
 PCOMM_API pcomm_proc *pcomm_job_proc(const pcomm_job *job);
 
-/* Send sig to the child as pcomm_proc_kill() does (the process group by default). For forwarding
- * signals a host received. Returns 0, -ESRCH before the start, or pcomm_proc_kill()'s errors. */
+/* Send sig to the child as pcomm_proc_kill() does (the process group by default; every stage of
+ * a pipeline). For forwarding signals a host received. Returns 0, -EINVAL, -ESRCH before the
+ * start, or pcomm_proc_kill()'s errors. */
 PCOMM_API int pcomm_job_kill(pcomm_job *job, int sig);
 
 #ifdef __cplusplus

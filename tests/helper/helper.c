@@ -7,6 +7,7 @@
  *   kill SIG          send itself SIG (death by signal when SIG's disposition is default)
  *   echo              copy stdin to stdout until EOF
  *   echo-both         copy stdin to stdout and its complement (byte ^ 0xff) to stderr
+ *   echo-log          copy stdin to stdout, and write one line to stderr per read
  *   drain             read stdin until EOF and discard it
  *   read N            read and discard exactly N bytes of stdin (fewer at EOF)
  *   write FD N SEED   write N bytes of pattern SEED (tests/pattern.h) to FD, 64 KiB at a time
@@ -111,6 +112,10 @@ static void copy_stdin(int out1, int out2)
             for (ssize_t i = 0; i < n; i++)
                 inv[i] = buf[i] ^ 0xff;
             write_all(out2, inv, (size_t)n);
+        } else if (out2 == -2) {
+            char line[64];
+            int len = snprintf(line, sizeof line, "pid %d read %zd bytes\n", getpid(), n);
+            write_all(2, line, (size_t)len);
         }
     }
 }
@@ -248,6 +253,8 @@ int main(int argc, char **argv)
             copy_stdin(1, -1);
         } else if (!strcmp(op, "echo-both")) {
             copy_stdin(1, 2);
+        } else if (!strcmp(op, "echo-log")) {
+            copy_stdin(1, -2);
         } else if (!strcmp(op, "drain")) {
             copy_stdin(-1, -1);
         } else if (!strcmp(op, "read")) {

@@ -1,0 +1,265 @@
+/* lib/job_events.c - the job's state machine on the loop.
+ *
+ * The job ends when every stage's end has been observed and every pumped output is closed.
+ * Around that: a timeout (signal, SIGCONT, then SIGKILL after a grace period), a linger bound
+ * once every stage has ended, and an abort path for errors of callbacks and outputs (channels
+ * closed, groups killed, then wait for the ends). Children are reaped only when the job is freed.
+ *
+ * SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+
+#include "job_private.h"
+#include "proc_private.h"
+#include "sys.h"
+
+/* ---- signals --------------------------------------------------------------------------------- */
+
+/* Signal every stage: each process group once (through its leader), and every stage that is in
+ * no group of its own alone. Stages that joined the first stage's group get it with the group. */
+int pcomm__job_signal(pcomm_job *job, int sig)
+{
+    int first_error = 0;
+    for (size_t i = 0; i < job->stage_count; i++) {
+        pcomm_proc *proc = job->stages[i].proc;
+        if (!proc || proc->group_member)
+            continue;
+        int r = pcomm_proc_kill(proc, sig);
+        if (r < 0 && !first_error)
+            first_error = r;
+    }
+    return first_error;
+}
+
+/* ---- ending ---------------------------------------------------------------------------------- */
+
+static void pcomm_job_stop_timers(pcomm_job *job)
+{
+    pcomm__timer_stop(job->loop, &job->timeout_timer);
+    pcomm__timer_stop(job->loop, &job->kill_timer);
+    pcomm__timer_stop(job->loop, &job->linger_timer);
+    for (size_t i = 0; i < job->stage_count; i++)
+        pcomm__timer_stop(job->loop, &job->stages[i].exit_poll_timer);
+}
+
+static bool pcomm_job_outputs_closed(const pcomm_job *job)
+{
+    for (int s = 1; s <= 2; s++)
+        if (job->out_open[s] && !job->out[s].ended)
+            return false;
+    for (size_t i = 0; i < job->stage_count; i++)
+        if (job->stages[i].err_open && !job->stages[i].err.ended)
+            return false;
+    return true;
+}
+
+/* Close every output channel (flushing partial lines when asked). */
+static void pcomm_job_close_outputs(pcomm_job *job, bool flush_lines)
+{
+    for (int s = 1; s <= 2; s++)
+        if (job->out_open[s])
+            pcomm__outchan_close(&job->out[s], flush_lines);
+    for (size_t i = 0; i < job->stage_count; i++)
+        if (job->stages[i].err_open)
+            pcomm__outchan_close(&job->stages[i].err, flush_lines);
+}
+
+static void pcomm_job_finish(pcomm_job *job)
+{
+    if (job->flags & PCOMM_JOB_DONE)
+        return;
+    pcomm__job_stop(job);
+    job->flags |= PCOMM_JOB_DONE;
+    if (job->done_fn)
+        job->done_fn(job->done_userdata, job);
+}
+
+static void pcomm_job_maybe_finish(pcomm_job *job)
+{
+    if (job->exited_count == job->stage_count && pcomm_job_outputs_closed(job))
+        pcomm_job_finish(job);
+}
+
+void pcomm__job_abort(pcomm_job *job, int error)
+{
+    if (!job->error)
+        job->error = error;
+    if (job->in_open)
+        pcomm__inchan_close(&job->in);
+    pcomm_job_close_outputs(job, false);
+    pcomm__job_signal(job, SIGKILL);
+    pcomm_job_maybe_finish(job);
+}
+
+void pcomm__job_on_output_end(struct pcomm__outchan *ch)
+{
+    pcomm_job *job = (pcomm_job *)(void *)((char *)(ch - ch->stream) - offsetof(pcomm_job, out));
+    if (ch->error)
+        pcomm__job_abort(job, ch->error);
+    else
+        pcomm_job_maybe_finish(job);
+}
+
+void pcomm__job_on_stage_err_end(struct pcomm__outchan *ch)
+{
+    struct pcomm__jstage *stage = pcomm__container_of(ch, struct pcomm__jstage, err);
+    if (ch->error)
+        pcomm__job_abort(stage->job, ch->error);
+    else
+        pcomm_job_maybe_finish(stage->job);
+}
+
+/* Merged stderr of a pipeline: each piece goes to the job's stderr sinks, "[i] " before each
+ * line in the spool and the descriptors, the stage's index in the line for the callback. */
+int pcomm__job_merged_line(void *userdata, const pcomm_line *line)
+{
+    struct pcomm__jstage *stage = userdata;
+    const struct pcomm__sinks *s = &stage->job->sinks[PCOMM_STDERR];
+    char tag[32];
+    size_t tag_len = 0;
+    if (stage->err_line_start)
+        tag_len = (size_t)snprintf(tag, sizeof tag, "[%zu] ", stage->index);
+    stage->err_line_start = !(line->flags & PCOMM_LINE_CONTINUED);
+    int r = 0;
+    if (s->spool && tag_len)
+        r = pcomm_spool_write(s->spool, tag, tag_len);
+    if (r == 0 && s->spool)
+        r = pcomm_spool_write(s->spool, line->data, line->len);
+    for (size_t i = 0; r == 0 && i < s->fd_count; i++) {
+        r = pcomm__write_out(s->fds[i], tag, tag_len);
+        if (r == 0)
+            r = pcomm__write_out(s->fds[i], line->data, line->len);
+    }
+    if (r == 0 && s->line_fn)
+        r = s->line_fn(s->line_userdata, line);
+    return r;
+}
+
+/* ---- the stages' ends ------------------------------------------------------------------------ */
+
+static void pcomm_job_on_linger(struct pcomm__timer *t)
+{
+    pcomm_job *job = pcomm__container_of(t, pcomm_job, linger_timer);
+    job->flags |= PCOMM_JOB_TRUNCATED;
+    /* Descendants still hold the output: stop reading, and end them with their groups. */
+    pcomm__job_signal(job, SIGKILL);
+    pcomm_job_close_outputs(job, true);
+    pcomm_job_finish(job);
+}
+
+static void pcomm_job_all_exited(pcomm_job *job)
+{
+    pcomm__timer_stop(job->loop, &job->timeout_timer);
+    pcomm__timer_stop(job->loop, &job->kill_timer);
+    if (pcomm_job_outputs_closed(job))
+        pcomm_job_finish(job);
+    else if (job->linger_ms >= 0)
+        pcomm__timer_start(job->loop, &job->linger_timer,
+                           pcomm__now_ns() + (int64_t)job->linger_ms * PCOMM__NS_PER_MS);
+}
+
+static void pcomm_job_stage_exited(struct pcomm__jstage *stage)
+{
+    pcomm_job *job = stage->job;
+    stage->exited = true;
+    job->exited_count++;
+    pcomm__watch_stop(job->loop, &stage->exit_watch);
+    pcomm__timer_stop(job->loop, &stage->exit_poll_timer);
+    if (stage->index == 0 && job->in_open)
+        pcomm__inchan_close(&job->in); /* nobody will read the input any more */
+    if (job->exited_count == job->stage_count)
+        pcomm_job_all_exited(job);
+}
+
+static void pcomm_job_check_exit(struct pcomm__jstage *stage)
+{
+    if (!stage->exited && pcomm__proc_poll(stage->proc) != 0) /* ended, or reaped elsewhere */
+        pcomm_job_stage_exited(stage);
+}
+
+static void pcomm_job_on_exit_event(struct pcomm__watch *w, uint32_t revents)
+{
+    (void)revents;
+    pcomm_job_check_exit(pcomm__container_of(w, struct pcomm__jstage, exit_watch));
+}
+
+/* Without a pidfd: poll waitid, 1 ms at first, backing off to 50 ms. */
+static void pcomm_job_on_exit_poll(struct pcomm__timer *t)
+{
+    struct pcomm__jstage *stage = pcomm__container_of(t, struct pcomm__jstage, exit_poll_timer);
+    pcomm_job_check_exit(stage);
+    if (stage->exited)
+        return;
+    if (stage->exit_poll_ns < 50 * PCOMM__NS_PER_MS)
+        stage->exit_poll_ns *= 2;
+    pcomm__timer_start(stage->job->loop, t, pcomm__now_ns() + stage->exit_poll_ns);
+}
+
+int pcomm__job_watch_exits(pcomm_job *job)
+{
+    for (size_t i = 0; i < job->stage_count; i++) {
+        struct pcomm__jstage *stage = &job->stages[i];
+        int pidfd = pcomm_proc_pidfd(stage->proc), r;
+        if (pidfd >= 0) {
+            r = pcomm__watch_start(job->loop, &stage->exit_watch, pidfd, EPOLLIN);
+        } else {
+            stage->exit_poll_ns = PCOMM__NS_PER_MS;
+            r = pcomm__timer_start(job->loop, &stage->exit_poll_timer,
+                                   pcomm__now_ns() + stage->exit_poll_ns);
+        }
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- timeouts -------------------------------------------------------------------------------- */
+
+static void pcomm_job_on_kill(struct pcomm__timer *t)
+{
+    pcomm_job *job = pcomm__container_of(t, pcomm_job, kill_timer);
+    job->flags |= PCOMM_JOB_KILLED;
+    pcomm__job_signal(job, SIGKILL);
+}
+
+static void pcomm_job_on_timeout(struct pcomm__timer *t)
+{
+    pcomm_job *job = pcomm__container_of(t, pcomm_job, timeout_timer);
+    job->flags |= PCOMM_JOB_TIMED_OUT;
+    pcomm__job_signal(job, job->timeout_sig);
+    if (job->timeout_sig != SIGKILL && job->timeout_sig != SIGCONT)
+        pcomm__job_signal(job, SIGCONT); /* a stopped child must see the signal */
+    if (job->grace_ms >= 0 && job->timeout_sig != SIGKILL)
+        pcomm__timer_start(job->loop, &job->kill_timer,
+                           pcomm__now_ns() + (int64_t)job->grace_ms * PCOMM__NS_PER_MS);
+}
+
+/* ---- set-up and tear-down -------------------------------------------------------------------- */
+
+void pcomm__job_init_runtime(pcomm_job *job, pcomm_loop *loop)
+{
+    job->loop = loop;
+    pcomm__timer_init(&job->timeout_timer, pcomm_job_on_timeout);
+    pcomm__timer_init(&job->kill_timer, pcomm_job_on_kill);
+    pcomm__timer_init(&job->linger_timer, pcomm_job_on_linger);
+    pcomm__watch_init(&job->in.sink_watch, NULL);
+    pcomm__watch_init(&job->in.src_watch, NULL);
+    for (size_t i = 0; i < job->stage_count; i++) {
+        pcomm__watch_init(&job->stages[i].exit_watch, pcomm_job_on_exit_event);
+        pcomm__timer_init(&job->stages[i].exit_poll_timer, pcomm_job_on_exit_poll);
+    }
+}
+
+/* Take the job off its loop: timers, exit watches, and the loop's count of active jobs. */
+void pcomm__job_stop(pcomm_job *job)
+{
+    pcomm_job_stop_timers(job);
+    for (size_t i = 0; i < job->stage_count; i++)
+        pcomm__watch_stop(job->loop, &job->stages[i].exit_watch);
+    if (job->held) {
+        job->held = false;
+        pcomm__loop_release(job->loop);
+    }
+}

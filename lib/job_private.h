@@ -1,0 +1,79 @@
+/* lib/job_private.h - the inside of pcomm_job, shared by job.c (configuration and results),
+ * job_run.c (plumbing and start) and job_events.c (the state machine).
+ *
+ * A job runs one or more stages: a single command is a pipeline of one. Stages are joined by
+ * kernel pipes made by the job; the job pumps only the pipeline's ends (stdin of the first
+ * stage, stdout of the last) and, when asked, every stage's stderr.
+ *
+ * SPDX-License-Identifier: MIT */
+#ifndef PCOMM_JOB_PRIVATE_H
+#define PCOMM_JOB_PRIVATE_H
+
+#include <stdbool.h>
+
+#include "channel.h"
+#include "loop_private.h"
+#include "pcomm/pipeline.h"
+#include "pcomm/run.h"
+
+struct pcomm__jstage {
+    pcomm_job *job;
+    size_t index;
+    pcomm_cmd *cmd; /* owned; its stdio is set by the job at start */
+    pcomm_proc *proc;
+    struct pcomm__watch exit_watch;
+    struct pcomm__timer exit_poll_timer; /* without pidfds: poll waitid */
+    int64_t exit_poll_ns;
+    bool exited;
+    /* this stage's stderr, pumped in pipelines with separate or merged stderr */
+    struct pcomm__sinks err_sinks;
+    struct pcomm__outchan err;
+    bool err_open;
+    bool err_line_start; /* merged stderr: the next piece starts a line (gets "[i] ") */
+};
+
+struct pcomm_job {
+    struct pcomm__jstage *stages;
+    size_t stage_count;
+    int rule;        /* enum pcomm_rule */
+    int stderr_mode; /* enum pcomm_stage_stderr */
+    pcomm_loop *loop;
+    /* configuration */
+    int in_kind;
+    const void *in_data;
+    size_t in_len;
+    int in_fd;
+    char *in_path;
+    struct pcomm__sinks sinks[3]; /* [1] stdout, [2] stderr */
+    size_t capture_threshold[3];
+    bool merge;
+    int timeout_ms, timeout_sig, grace_ms, linger_ms;
+    pcomm_done_fn done_fn;
+    void *done_userdata;
+    /* running */
+    struct pcomm__outchan out[3];
+    bool out_open[3];
+    struct pcomm__inchan in;
+    bool in_open;
+    struct pcomm__timer timeout_timer, kill_timer, linger_timer;
+    size_t exited_count;
+    bool started, held;
+    unsigned flags;
+    int error;
+};
+
+/* job.c */
+int pcomm__job_alloc(pcomm_job **jobp, size_t stages);
+bool pcomm__job_stream_ok(int stream);
+
+/* job_events.c */
+void pcomm__job_init_runtime(pcomm_job *job, pcomm_loop *loop);
+void pcomm__job_on_output_end(struct pcomm__outchan *ch);
+void pcomm__job_on_stage_err_end(struct pcomm__outchan *ch);
+int pcomm__job_merged_line(void *userdata, const pcomm_line *line);
+int pcomm__job_watch_exits(pcomm_job *job);
+void pcomm__job_stop(pcomm_job *job);
+void pcomm__job_abort(pcomm_job *job, int error);
+int pcomm__job_signal(pcomm_job *job, int sig);
+
+#endif

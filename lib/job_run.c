@@ -1,0 +1,346 @@
+/* lib/job_run.c - starting a job: the pipes between and around the stages, the spawns (every
+ * stage in the first stage's process group), and the channels that pump the pipeline's ends.
+ * Also pcomm_run(). SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "cmd_private.h"
+#include "job_private.h"
+#include "proc_private.h"
+#include "sys.h"
+
+/* The pipes a start makes: [0] read end, [1] write end; -1 when absent. Ends the children get
+ * are closed in the parent once every stage runs, so a producer sees EPIPE when its consumer
+ * ends and a consumer sees EOF when its producer ends. */
+struct pcomm_plumbing {
+    int in[2];  /* job input -> first stage's stdin */
+    int out[2]; /* last stage's stdout -> the job's stdout sinks */
+    int err[2]; /* a single stage's stderr -> the job's stderr sinks */
+    int *links; /* (count - 1) pairs: stage i's stdout -> stage i + 1's stdin */
+    int *errs;  /* count pairs: each stage's stderr, pumped per stage */
+    size_t count;
+};
+
+static void pcomm_pipe_close(int p[2])
+{
+    pcomm__closep(&p[0]);
+    pcomm__closep(&p[1]);
+}
+
+static void pcomm_plumbing_free(struct pcomm_plumbing *pl)
+{
+    pcomm_pipe_close(pl->in);
+    pcomm_pipe_close(pl->out);
+    pcomm_pipe_close(pl->err);
+    for (size_t i = 0; pl->links && i + 1 < pl->count; i++)
+        pcomm_pipe_close(&pl->links[2 * i]);
+    for (size_t i = 0; pl->errs && i < pl->count; i++)
+        pcomm_pipe_close(&pl->errs[2 * i]);
+    free(pl->links);
+    free(pl->errs);
+}
+
+static int pcomm_plumbing_alloc(struct pcomm_plumbing *pl, size_t count)
+{
+    *pl = (struct pcomm_plumbing){{-1, -1}, {-1, -1}, {-1, -1}, NULL, NULL, count};
+    pl->links = malloc(2 * count * sizeof *pl->links);
+    pl->errs = malloc(2 * count * sizeof *pl->errs);
+    if (!pl->links || !pl->errs)
+        return -ENOMEM;
+    for (size_t i = 0; i < 2 * count; i++)
+        pl->links[i] = pl->errs[i] = -1;
+    return 0;
+}
+
+static int pcomm_new_pipe(int p[2])
+{
+    int r = pcomm__pipe(p, 0);
+    if (r == 0)
+        pcomm__pipe_widen(p[1]);
+    return r;
+}
+
+/* Whether the stages' stderr is pumped per stage (pipelines), and how. */
+static int pcomm_job_stderr_mode(const pcomm_job *job)
+{
+    if (job->stage_count == 1 || job->merge)
+        return PCOMM_STDERR_INHERIT;
+    if (job->stderr_mode == PCOMM_STDERR_INHERIT && pcomm__sinks_any(&job->sinks[PCOMM_STDERR]))
+        return PCOMM_STDERR_MERGED; /* stderr sinks were set: do not leave them empty */
+    return job->stderr_mode;
+}
+
+/* stderr of stage i when merged into stdout (2>&1 for the whole pipeline). */
+static int pcomm_plumb_merged_stderr(pcomm_job *job, struct pcomm_plumbing *pl, size_t i)
+{
+    pcomm_cmd *cmd = job->stages[i].cmd;
+    if (pl->out[1] >= 0)
+        return pcomm_cmd_stdio_fd(cmd, 2, pl->out[1]);
+    if (i + 1 == job->stage_count)
+        return pcomm_cmd_stdio_merge(cmd, 2, 1);
+    return pcomm_cmd_stdio_inherit(cmd, 1) == 0 ? pcomm_cmd_stdio_fd(cmd, 2, 1) : -ENOMEM;
+}
+
+static int pcomm_plumb_stderr(pcomm_job *job, struct pcomm_plumbing *pl, size_t i)
+{
+    pcomm_cmd *cmd = job->stages[i].cmd;
+    if (job->merge)
+        return pcomm_plumb_merged_stderr(job, pl, i);
+    if (job->stage_count == 1) {
+        if (!pcomm__sinks_any(&job->sinks[PCOMM_STDERR]))
+            return 0;
+        int r = pcomm_new_pipe(pl->err);
+        return r < 0 ? r : pcomm_cmd_stdio_fd(cmd, 2, pl->err[1]);
+    }
+    if (pcomm_job_stderr_mode(job) == PCOMM_STDERR_INHERIT)
+        return 0;
+    int r = pcomm_new_pipe(&pl->errs[2 * i]);
+    return r < 0 ? r : pcomm_cmd_stdio_fd(cmd, 2, pl->errs[2 * i + 1]);
+}
+
+/* Give every stage's command its stdin, stdout and stderr. */
+static int pcomm_job_plumb(pcomm_job *job, struct pcomm_plumbing *pl)
+{
+    size_t n = job->stage_count;
+    pcomm_cmd *first = job->stages[0].cmd, *last = job->stages[n - 1].cmd;
+    int r = 0;
+    if (job->in_kind != PCOMM__IN_NONE && (r = pcomm_new_pipe(pl->in)) == 0)
+        r = pcomm_cmd_stdio_fd(first, 0, pl->in[0]);
+    if (r == 0 && pcomm__sinks_any(&job->sinks[PCOMM_STDOUT]) && (r = pcomm_new_pipe(pl->out)) == 0)
+        r = pcomm_cmd_stdio_fd(last, 1, pl->out[1]);
+    for (size_t i = 0; r == 0 && i + 1 < n; i++) {
+        int *link = &pl->links[2 * i];
+        if ((r = pcomm_new_pipe(link)) == 0)
+            r = pcomm_cmd_stdio_fd(job->stages[i].cmd, 1, link[1]);
+        if (r == 0)
+            r = pcomm_cmd_stdio_fd(job->stages[i + 1].cmd, 0, link[0]);
+    }
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = pcomm_plumb_stderr(job, pl, i);
+        if (r == 0 && i > 0) /* one process group for the whole pipeline: the first stage's */
+            r = pcomm_cmd_set_group(job->stages[i].cmd, first->group);
+    }
+    return r;
+}
+
+/* Spawn every stage; on failure the stages already running are killed and reaped. */
+static int pcomm_job_spawn_stages(pcomm_job *job)
+{
+    if (job->stage_count > 1 && job->stages[0].cmd->group == PCOMM_GROUP_SESSION)
+        return -EINVAL; /* later stages could not join a group in another session */
+    for (size_t i = 0; i < job->stage_count; i++) {
+        pid_t group =
+            i > 0 && job->stages[0].cmd->group == PCOMM_GROUP_OWN ? job->stages[0].proc->pid : 0;
+        int r = pcomm__spawn(job->stages[i].cmd, group, &job->stages[i].proc);
+        if (r < 0) {
+            for (size_t k = i; k-- > 0;) {
+                pcomm_proc_free(job->stages[k].proc); /* kills and reaps */
+                job->stages[k].proc = NULL;
+            }
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* Drop the parent's copies of the children's pipe ends. */
+static void pcomm_plumbing_close_child_ends(struct pcomm_plumbing *pl)
+{
+    pcomm__closep(&pl->in[0]);
+    pcomm__closep(&pl->out[1]);
+    pcomm__closep(&pl->err[1]);
+    for (size_t i = 0; i + 1 < pl->count; i++)
+        pcomm_pipe_close(&pl->links[2 * i]);
+    for (size_t i = 0; i < pl->count; i++)
+        pcomm__closep(&pl->errs[2 * i + 1]);
+}
+
+static int pcomm_job_open_input(pcomm_job *job, struct pcomm_plumbing *pl)
+{
+    if (job->in_kind == PCOMM__IN_NONE)
+        return 0;
+    bool owned = job->in_kind == PCOMM__IN_FILE;
+    int sink = pl->in[1];
+    pl->in[1] = -1;
+    int r = pcomm__inchan_open(&job->in, job->loop, sink, job->in_kind, job->in_data, job->in_len,
+                               job->in_fd, owned);
+    job->in_open = true; /* from here on the channel owns sink and, for a file, the source */
+    if (owned)
+        job->in_fd = -1;
+    return r;
+}
+
+static int pcomm_job_open_channel(pcomm_job *job, struct pcomm__outchan *ch, int *fd, int stream,
+                                  const struct pcomm__sinks *sinks, size_t stage,
+                                  void (*on_end)(struct pcomm__outchan *))
+{
+    int taken = *fd;
+    *fd = -1;
+    return pcomm__outchan_open(ch, job->loop, taken, stream, stage, sinks, on_end);
+}
+
+static int pcomm_job_open_outputs(pcomm_job *job, struct pcomm_plumbing *pl)
+{
+    int r = 0;
+    size_t last = job->stage_count - 1;
+    if (pl->out[0] >= 0) {
+        job->out_open[1] = true;
+        r = pcomm_job_open_channel(job, &job->out[1], &pl->out[0], PCOMM_STDOUT,
+                                   &job->sinks[PCOMM_STDOUT], last, pcomm__job_on_output_end);
+    }
+    if (r == 0 && pl->err[0] >= 0) {
+        job->out_open[2] = true;
+        r = pcomm_job_open_channel(job, &job->out[2], &pl->err[0], PCOMM_STDERR,
+                                   &job->sinks[PCOMM_STDERR], 0, pcomm__job_on_output_end);
+    }
+    for (size_t i = 0; r == 0 && i < job->stage_count; i++) {
+        struct pcomm__jstage *stage = &job->stages[i];
+        if (pl->errs[2 * i] < 0)
+            continue;
+        stage->err_open = true;
+        stage->err_line_start = true;
+        r = pcomm_job_open_channel(job, &stage->err, &pl->errs[2 * i], PCOMM_STDERR,
+                                   &stage->err_sinks, i, pcomm__job_on_stage_err_end);
+    }
+    return r;
+}
+
+/* Sinks of the per-stage stderr channels: a spool each, or the merging line callback. */
+static int pcomm_job_prepare_stage_sinks(pcomm_job *job)
+{
+    int mode = pcomm_job_stderr_mode(job);
+    for (size_t i = 0; mode != PCOMM_STDERR_INHERIT && i < job->stage_count; i++) {
+        struct pcomm__jstage *stage = &job->stages[i];
+        stage->job = job;
+        stage->index = i;
+        if (mode == PCOMM_STDERR_MERGED) {
+            stage->err_sinks.line_fn = pcomm__job_merged_line;
+            stage->err_sinks.line_userdata = stage;
+            stage->err_sinks.max_line = job->sinks[PCOMM_STDERR].max_line;
+        } else if (!stage->err_sinks.spool) {
+            size_t threshold = job->capture_threshold[PCOMM_STDERR];
+            int r = pcomm_spool_new(&stage->err_sinks.spool, threshold ? threshold : 1 << 20);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+/* Undo a start that failed half-way: nothing may be left running or open. */
+static void pcomm_job_unwind(pcomm_job *job)
+{
+    pcomm__job_stop(job);
+    if (job->in_open)
+        pcomm__inchan_close(&job->in);
+    job->in_open = false;
+    for (int s = 1; s <= 2; s++)
+        if (job->out_open[s]) {
+            pcomm__outchan_discard(&job->out[s]); /* no end notification while unwinding */
+            pcomm__outchan_free(&job->out[s]);
+            job->out_open[s] = false;
+        }
+    for (size_t i = 0; i < job->stage_count; i++) {
+        struct pcomm__jstage *stage = &job->stages[i];
+        if (stage->err_open) {
+            pcomm__outchan_discard(&stage->err);
+            pcomm__outchan_free(&stage->err);
+            stage->err_open = false;
+        }
+        pcomm_proc_free(stage->proc); /* kills and reaps */
+        stage->proc = NULL;
+    }
+    job->exited_count = 0;
+    job->started = false;
+    job->loop = NULL;
+}
+
+static int pcomm_job_open_input_file(pcomm_job *job)
+{
+    if (job->in_kind != PCOMM__IN_FILE || job->in_fd >= 0)
+        return 0;
+    job->in_fd = pcomm__open(job->in_path, O_RDONLY | O_NOCTTY, 0);
+    return job->in_fd < 0 ? job->in_fd : 0;
+}
+
+static int pcomm_job_launch(pcomm_job *job, pcomm_loop *loop, struct pcomm_plumbing *pl)
+{
+    int r = pcomm_job_open_input_file(job); /* a missing input fails before anything runs */
+    if (r == 0)
+        r = pcomm_job_plumb(job, pl);
+    if (r == 0)
+        r = pcomm_job_prepare_stage_sinks(job);
+    if (r == 0)
+        r = pcomm_job_spawn_stages(job);
+    if (r < 0)
+        return r;
+    pcomm_plumbing_close_child_ends(pl);
+    job->started = true;
+    pcomm__job_init_runtime(job, loop);
+    r = pcomm__job_watch_exits(job);
+    if (r == 0)
+        r = pcomm_job_open_outputs(job, pl);
+    if (r == 0)
+        r = pcomm_job_open_input(job, pl);
+    if (r == 0 && job->timeout_ms >= 0)
+        r = pcomm__timer_start(loop, &job->timeout_timer,
+                               pcomm__now_ns() + (int64_t)job->timeout_ms * PCOMM__NS_PER_MS);
+    if (r < 0)
+        pcomm_job_unwind(job);
+    return r;
+}
+
+int pcomm_job_start(pcomm_job *job, pcomm_loop *loop)
+{
+    if (!job || !loop)
+        return -EINVAL;
+    if (job->started)
+        return -EBUSY;
+    struct pcomm_plumbing pl;
+    int r = pcomm_plumbing_alloc(&pl, job->stage_count);
+    if (r == 0)
+        r = pcomm_job_launch(job, loop, &pl);
+    pcomm_plumbing_free(&pl);
+    if (r < 0) {
+        if (job->in_kind == PCOMM__IN_FILE)
+            pcomm__closep(&job->in_fd);
+        return r;
+    }
+    job->held = true;
+    pcomm__loop_hold(loop);
+    return 0;
+}
+
+int pcomm_run(pcomm_job *job)
+{
+    if (!job)
+        return -EINVAL;
+    if (job->started)
+        return -EBUSY;
+    pcomm_loop *loop;
+    int r = pcomm_loop_new(&loop);
+    if (r < 0)
+        return r;
+    r = pcomm_job_start(job, loop);
+    if (r == 0)
+        r = pcomm_loop_run(loop, -1);
+    if (r < 0 && job->started && !(job->flags & PCOMM_JOB_DONE))
+        pcomm__job_abort(job, r); /* the loop itself failed: leave nothing running */
+    if (job->started) {
+        pcomm__job_stop(job);
+        job->loop = NULL; /* every watch and timer is stopped: the job outlives its loop */
+    }
+    pcomm_loop_free(loop);
+    if (r < 0)
+        return r;
+    if (job->error)
+        return job->error;
+    for (size_t i = 0; i < job->stage_count; i++) {
+        pcomm_status st;
+        pcomm_proc_status(job->stages[i].proc, &st);
+        if (st.how == PCOMM_UNKNOWN)
+            return -ECHILD;
+    }
+    return 0;
+}
