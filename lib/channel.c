@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,12 +65,31 @@ static bool pcomm_only_one_file(const struct pcomm__sinks *s)
 /* How a channel moves bytes: decided once at open, not per chunk. */
 enum { PCOMM_PATH_COPY = 0, PCOMM_PATH_FILL, PCOMM_PATH_SPLICE };
 
+static bool pcomm_reader_full(const struct pcomm__reader *rd)
+{
+    return rd->len >= (rd->want > rd->limit ? rd->want : rd->limit);
+}
+
+static int pcomm_reader_append(struct pcomm__reader *rd, const char *data, size_t n)
+{
+    if (rd->start > 0 && rd->start + rd->len + n > rd->cap) { /* reuse the consumed front */
+        memmove(rd->buf, rd->buf + rd->start, rd->len);
+        rd->start = 0;
+    }
+    int r = pcomm__grow((void **)&rd->buf, &rd->cap, rd->start + rd->len + n, 1);
+    if (r < 0)
+        return r;
+    memcpy(rd->buf + rd->start + rd->len, data, n);
+    rd->len += n;
+    return 0;
+}
+
 /* Hand n bytes just read to every sink. */
 static int pcomm_outchan_deliver(struct pcomm__outchan *ch, const char *data, size_t n)
 {
     const struct pcomm__sinks *s = ch->sinks;
-    int r = 0;
-    if (s->spool)
+    int r = s->reader ? pcomm_reader_append(s->reader, data, n) : 0;
+    if (r == 0 && s->spool)
         r = pcomm_spool_write(s->spool, data, n);
     for (size_t i = 0; r == 0 && i < s->fd_count; i++)
         r = pcomm__write_out(s->fds[i], data, n);
@@ -116,6 +136,8 @@ static void pcomm_outchan_end(struct pcomm__outchan *ch, bool flush_lines)
             ch->error = r;
     }
     ch->ended = true;
+    if (ch->sinks->reader)
+        ch->sinks->reader->eof = true;
     ch->on_end(ch);
 }
 
@@ -135,6 +157,10 @@ static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
             return;
         }
         ch->bytes += (uint64_t)n;
+        if (ch->sinks->reader && pcomm_reader_full(ch->sinks->reader)) {
+            ch->paused = pcomm__watch_change(ch->loop, &ch->watch, 0) == 0;
+            return;
+        }
         if (n < PCOMM_CHUNK)
             return; /* most likely drained: skip the read that would say EAGAIN */
     }
@@ -152,6 +178,7 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
     ch->bytes = 0;
     ch->error = 0;
     ch->ended = false;
+    ch->paused = false;
     ch->on_end = on_end;
     ch->path = pcomm_only_spool(sinks)      ? PCOMM_PATH_FILL
                : pcomm_only_one_file(sinks) ? PCOMM_PATH_SPLICE
@@ -169,6 +196,14 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
 void pcomm__outchan_close(struct pcomm__outchan *ch, bool flush_lines)
 {
     pcomm_outchan_end(ch, flush_lines);
+}
+
+void pcomm__outchan_resume(struct pcomm__outchan *ch)
+{
+    if (!ch->paused || ch->ended || pcomm_reader_full(ch->sinks->reader))
+        return;
+    if (pcomm__watch_change(ch->loop, &ch->watch, EPOLLIN) == 0)
+        ch->paused = false;
 }
 
 void pcomm__outchan_discard(struct pcomm__outchan *ch)

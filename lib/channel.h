@@ -24,9 +24,21 @@
 #define PCOMM__MAX_FORWARD 4
 
 /* Where an output stream goes (configured on the job, used by its channel). */
+/* A buffer read by the job's owner while the job runs (pcomm_job_read and friends). The channel
+ * stops reading its pipe once limit bytes wait here, unless a request needs more (want), so a
+ * child that outruns its reader is held back instead of filling memory. */
+struct pcomm__reader {
+    char *buf;
+    size_t start, len, cap; /* the unread bytes are buf[start .. start + len) */
+    size_t limit;
+    size_t want; /* bytes the pending request waits for, 0 when none */
+    bool eof;
+};
+
 struct pcomm__sinks {
-    pcomm_spool *spool;          /* owned by the job */
-    int fds[PCOMM__MAX_FORWARD]; /* not owned */
+    struct pcomm__reader *reader; /* owned by the job */
+    pcomm_spool *spool;           /* owned by the job */
+    int fds[PCOMM__MAX_FORWARD];  /* not owned */
     size_t fd_count;
     pcomm_line_fn line_fn;
     void *line_userdata;
@@ -35,7 +47,7 @@ struct pcomm__sinks {
 
 static inline bool pcomm__sinks_any(const struct pcomm__sinks *s)
 {
-    return s->spool || s->fd_count || s->line_fn;
+    return s->reader || s->spool || s->fd_count || s->line_fn;
 }
 
 struct pcomm__outchan {
@@ -50,6 +62,7 @@ struct pcomm__outchan {
     uint64_t bytes;
     int error; /* a sink's error that ended the channel, or 0 */
     bool ended;
+    bool paused;                               /* its reader is full */
     void (*on_end)(struct pcomm__outchan *ch); /* EOF, error or close */
 };
 
@@ -61,6 +74,9 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
 /* Stop reading and close (linger ran out, or the job is aborted); flushes a partial line when
  * flush_lines. Calls on_end unless the channel had already ended. */
 void pcomm__outchan_close(struct pcomm__outchan *ch, bool flush_lines);
+
+/* Resume reading a channel its reader paused, once the reader has room (or wants more). */
+void pcomm__outchan_resume(struct pcomm__outchan *ch);
 
 /* Stop and close without any notification or flush (a start unwinding, a job freed early). */
 void pcomm__outchan_discard(struct pcomm__outchan *ch);

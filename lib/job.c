@@ -234,12 +234,16 @@ void pcomm_job_free(pcomm_job *job)
         if (job->out_open[s])
             pcomm__outchan_free(&job->out[s]);
         pcomm_spool_free(job->sinks[s].spool);
+        if (job->sinks[s].reader)
+            free(job->sinks[s].reader->buf);
+        free(job->sinks[s].reader);
     }
     if (job->in_open)
         pcomm__inchan_close(&job->in);
     if (job->in_kind == PCOMM__IN_FILE)
         pcomm__close(job->in_fd);
     pcomm_job_free_stages(job);
+    pcomm_loop_free(job->own_loop);
     free(job->in_path);
     free(job);
 }

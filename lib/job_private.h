@@ -38,6 +38,7 @@ struct pcomm_job {
     int rule;        /* enum pcomm_rule */
     int stderr_mode; /* enum pcomm_stage_stderr */
     pcomm_loop *loop;
+    pcomm_loop *own_loop; /* made by pcomm_job_start(job, NULL) or pcomm_run() */
     /* configuration */
     int in_kind;
     const void *in_data;

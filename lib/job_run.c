@@ -293,12 +293,18 @@ static int pcomm_job_launch(pcomm_job *job, pcomm_loop *loop, struct pcomm_plumb
 
 int pcomm_job_start(pcomm_job *job, pcomm_loop *loop)
 {
-    if (!job || !loop)
+    if (!job)
         return -EINVAL;
     if (job->started)
         return -EBUSY;
+    int r = 0;
+    if (!loop) { /* a private loop, driven by pcomm_job_wait() and the read calls */
+        if (!job->own_loop && (r = pcomm_loop_new(&job->own_loop)) < 0)
+            return r;
+        loop = job->own_loop;
+    }
     struct pcomm_plumbing pl;
-    int r = pcomm_plumbing_alloc(&pl, job->stage_count);
+    r = pcomm_plumbing_alloc(&pl, job->stage_count);
     if (r == 0)
         r = pcomm_job_launch(job, loop, &pl);
     pcomm_plumbing_free(&pl);
@@ -316,24 +322,14 @@ int pcomm_run(pcomm_job *job)
 {
     if (!job)
         return -EINVAL;
-    if (job->started)
-        return -EBUSY;
-    pcomm_loop *loop;
-    int r = pcomm_loop_new(&loop);
+    int r = pcomm_job_start(job, NULL);
     if (r < 0)
         return r;
-    r = pcomm_job_start(job, loop);
-    if (r == 0)
-        r = pcomm_loop_run(loop, -1);
-    if (r < 0 && job->started && !(job->flags & PCOMM_JOB_DONE))
+    r = pcomm_job_wait(job, -1);
+    if (r < 0) {
         pcomm__job_abort(job, r); /* the loop itself failed: leave nothing running */
-    if (job->started) {
-        pcomm__job_stop(job);
-        job->loop = NULL; /* every watch and timer is stopped: the job outlives its loop */
-    }
-    pcomm_loop_free(loop);
-    if (r < 0)
         return r;
+    }
     if (job->error)
         return job->error;
     for (size_t i = 0; i < job->stage_count; i++) {

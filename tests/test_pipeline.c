@@ -294,6 +294,99 @@ static void test_host_child_not_reaped(void **state)
     assert_int_equal(WEXITSTATUS(status), 7);
 }
 
+/* ---- reading a running pipeline ------------------------------------------------------------- */
+
+/* A 9,000-character line (longer than libpipeline's 8 KiB), read as one line, twice. */
+static void test_long_line_read_whole(void **state)
+{
+    (void)state;
+    char *dir = pt_tempdir(), path[512];
+    snprintf(path, sizeof path, "%s/long", dir);
+    char *text = malloc(2 * 9001 + 1);
+    for (int k = 0; k < 2; k++) {
+        memset(text + k * 9001, k ? 'b' : 'a', 9000);
+        text[k * 9001 + 9000] = '\n';
+    }
+    text[2 * 9001] = '\0';
+    pt_write_file(path, text, 0600);
+    pcomm_job *job = parse_job("cat | cat");
+    PT_OK(pcomm_job_input_file(job, path));
+    PT_OK(pcomm_job_read_output(job));
+    PT_OK(pcomm_job_start(job, NULL));
+    for (int k = 0; k < 2; k++) {
+        const char *line;
+        size_t len;
+        PT_OK(pcomm_job_readline(job, &line, &len));
+        assert_int_equal(len, 9001);
+        assert_memory_equal(line, text + k * 9001, 9001);
+    }
+    const char *line;
+    size_t len;
+    PT_OK(pcomm_job_readline(job, &line, &len));
+    assert_int_equal(len, 0); /* the end */
+    PT_OK(pcomm_job_wait(job, 5000));
+    assert_int_equal(pcomm_job_exit_code(job), 0);
+    pcomm_job_free(job);
+    free(text);
+    pt_rmtree(dir);
+    free(dir);
+}
+
+/* A slow writer: one byte, 100 ms, the rest of the line: the line arrives whole. */
+static void test_slow_writer_line_whole(void **state)
+{
+    (void)state;
+    pcomm_job *job = parse_job("sh -c 'printf a; sleep 0.1; printf \"bc\\nlast\"' | cat");
+    PT_OK(pcomm_job_read_output(job));
+    PT_OK(pcomm_job_start(job, NULL));
+    const char *line;
+    size_t len;
+    PT_OK(pcomm_job_readline(job, &line, &len));
+    assert_int_equal(len, 4);
+    assert_memory_equal(line, "abc\n", 4);
+    PT_OK(pcomm_job_readline(job, &line, &len));
+    assert_int_equal(len, 4); /* the last line, without a newline */
+    assert_memory_equal(line, "last", 4);
+    PT_OK(pcomm_job_wait(job, 5000));
+    pcomm_job_free(job);
+}
+
+/* read and peek; and a child far ahead of its reader is held back, not buffered without bound. */
+static void test_read_peek_backpressure(void **state)
+{
+    (void)state;
+    pcomm_cmd *cmd = pt_helper_cmd("write", "1", "67108864", "6", NULL); /* 64 MiB */
+    pcomm_job *job;
+    PT_OK(pcomm_job_new(&job, cmd));
+    PT_OK(pcomm_job_read_output(job));
+    PT_OK(pcomm_job_start(job, NULL));
+    const void *data;
+    size_t len;
+    PT_OK(pcomm_job_peek(job, 1000, &data, &len));
+    assert_true(len >= 1000);
+    assert_int_equal(pt_pattern_check(data, 1000, 0, 6), 1000);
+    char buf[4096];
+    assert_int_equal(pcomm_job_read(job, buf, 10), 10);
+    assert_int_equal(pt_pattern_check(buf, 10, 0, 6), 10);
+    usleep(300000); /* the child could write everything now, if it were let */
+    PT_OK(pcomm_job_peek(job, 0, &data, &len));
+    assert_true(len <= 2 * 1024 * 1024);
+    uint64_t off = 10;
+    for (;;) {
+        ssize_t n = pcomm_job_read(job, buf, sizeof buf);
+        assert_true(n >= 0);
+        if (n == 0)
+            break;
+        if (pt_pattern_check(buf, (size_t)n, off, 6) != (size_t)n)
+            fail_msg("wrong bytes at %llu", (unsigned long long)off);
+        off += (uint64_t)n;
+    }
+    assert_int_equal(off, 64 * MIB);
+    PT_OK(pcomm_job_wait(job, 5000));
+    pcomm_job_free(job);
+    pcomm_cmd_free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +400,9 @@ int main(void)
         PT_TEST(test_intermediate_ends_closed),
         PT_TEST(test_one_group_and_timeout),
         PT_TEST(test_host_child_not_reaped),
+        PT_TEST(test_long_line_read_whole),
+        PT_TEST(test_slow_writer_line_whole),
+        PT_TEST(test_read_peek_backpressure),
     };
     return PT_RUN(tests);
 }

@@ -390,7 +390,8 @@ static void test_invalid_options(void **state)
     for (int i = 0; i < 4; i++)
         PT_OK(pcomm_job_forward(job, 1, 1));
     assert_int_equal(pcomm_job_forward(job, 1, 1), -ENOSPC);
-    assert_int_equal(pcomm_job_start(job, NULL), -EINVAL);
+    assert_int_equal(pcomm_job_start(NULL, NULL), -EINVAL);
+    assert_int_equal(pcomm_job_wait(job, 0), -EINVAL); /* not started */
     assert_int_equal(pcomm_run(NULL), -EINVAL);
     assert_int_equal(pt_count_children(NULL), 0); /* nothing was spawned */
     pcomm_job_free(job);

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "common.h"
 #include "cmd.h"
 #include "loop.h"
@@ -132,10 +133,36 @@ PCOMM_API int pcomm_job_on_done(pcomm_job *job, pcomm_done_fn fn, void *userdata
 
 /* ---- running -------------------------------------------------------------------------------- */
 
-/* Spawn the child and put the job on loop. Errors of the spawn (see pcomm_spawn(3)) and of the
- * input file are returned here, and nothing is left running. Returns 0 or a negative error;
- * -EBUSY if the job was started before. */
+/* Spawn the child and put the job on loop, or on a private loop of the job's when loop is NULL
+ * (driven by pcomm_job_wait() and the read calls). Errors of the spawn (see pcomm_spawn(3)) and
+ * of the input file are returned here, and nothing is left running. Returns 0 or a negative
+ * error; -EBUSY if the job was started before. */
 PCOMM_API int pcomm_job_start(pcomm_job *job, pcomm_loop *loop);
+
+/* Drive the job's loop until the job has ended or timeout_ms passes (negative = no limit). Other
+ * jobs on a shared loop make progress too. Returns 0, -ETIMEDOUT, -EINVAL (not started), or an
+ * error of the loop. */
+PCOMM_API int pcomm_job_wait(pcomm_job *job, int timeout_ms);
+
+/* ---- reading a running job's stdout (libpipeline's read, peek and readline) ------------------ */
+
+/* Keep the job's stdout for the calls below, which drive the job's loop until they can answer.
+ * At most 1 MiB waits unread before the job stops reading the child (which then blocks), unless
+ * a call needs more. Combines with the other stdout sinks. Before the start; returns 0, -EINVAL,
+ * -EBUSY or -ENOMEM. */
+PCOMM_API int pcomm_job_read_output(pcomm_job *job);
+
+/* Read up to len bytes: waits until at least one byte is there or the output ended. Returns the
+ * count, 0 at the end, or a negative error (-EINVAL when the job does not keep its output). */
+PCOMM_API ssize_t pcomm_job_read(pcomm_job *job, void *buf, size_t len);
+
+/* Wait until want bytes are there (or the output ended) and show everything unread without
+ * consuming it: *datap stays valid until the next read call. Returns 0 or a negative error. */
+PCOMM_API int pcomm_job_peek(pcomm_job *job, size_t want, const void **datap, size_t *lenp);
+
+/* The next line, including its '\n' (the last line may lack one), however long: *linep stays
+ * valid until the next read call. *lenp is 0 at the end. Returns 0 or a negative error. */
+PCOMM_API int pcomm_job_readline(pcomm_job *job, const char **linep, size_t *lenp);
 
 /* Run job to its end in a private loop: start it, pump everything, wait. Returns 0 when the
  * child ran and ended (whatever its status: see pcomm_job_status()); a spawn error; the error of
