@@ -318,6 +318,11 @@ int pcomm_job_exit_code(const pcomm_job *job)
     return 0;
 }
 
+size_t pcomm_job_failed_stage(const pcomm_job *job)
+{
+    return job ? job->failed_stage : 0;
+}
+
 int pcomm_job_error(const pcomm_job *job)
 {
     return job ? job->error : -EINVAL;

@@ -61,6 +61,7 @@ struct pcomm_job {
     bool started, held;
     unsigned flags;
     int error;
+    size_t failed_stage; /* the stage whose spawn failed, after a failed start */
 };
 
 /* job.c */

@@ -134,6 +134,7 @@ static int pcomm_job_spawn_stages(pcomm_job *job)
             i > 0 && job->stages[0].cmd->group == PCOMM_GROUP_OWN ? job->stages[0].proc->pid : 0;
         int r = pcomm__spawn(job->stages[i].cmd, group, &job->stages[i].proc);
         if (r < 0) {
+            job->failed_stage = i;
             for (size_t k = i; k-- > 0;) {
                 pcomm_proc_free(job->stages[k].proc); /* kills and reaps */
                 job->stages[k].proc = NULL;

@@ -429,6 +429,60 @@ static void test_reader_goes_away(void **state)
     pcomm_cmd_free(cmd);
 }
 
+static void test_pipeline_option(void **state)
+{
+    (void)state;
+    struct cli_result r = RUN_CLI("-c", "echo foo | sed s/foo/bar/");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "bar\n");
+    result_free(&r);
+    r = RUN_CLI("-c", "sh -c 'exit 2' | sh -c 'exit 3' | true"); /* pipefail */
+    assert_int_equal(r.status, 3);
+    result_free(&r);
+    r = RUN_CLI("--pipeline=yes | head -n 1");
+    assert_int_equal(r.status, 0);
+    result_free(&r);
+    r = RUN_CLI("-c", "true | sh -c 'kill -TERM $$'");
+    assert_int_equal(r.status, 128 + SIGTERM);
+    result_free(&r);
+    r = RUN_CLI("-c", "true | pcomm-no-such-program | cat");
+    assert_int_equal(r.status, 127);
+    assert_string_equal(r.err,
+                        "pcomm: cannot run 'pcomm-no-such-program': No such file or directory\n");
+    result_free(&r);
+    r = RUN_CLI("-E", "WHO=stage", "-c", "sh -c 'echo $WHO' | cat");
+    assert_string_equal(r.out, "stage\n");
+    result_free(&r);
+    r = RUN_CLI("-t", "0.2", "-c", "sleep 30 | sleep 30");
+    assert_int_equal(r.status, 124);
+    result_free(&r);
+    r = RUN_CLI("-q", "--tail=2", "-c", "sh -c 'echo a; echo b >&2; exit 4' | cat");
+    assert_int_equal(r.status, 4); /* cat succeeded, the first stage failed: pipefail */
+    assert_non_null(strstr(r.err, "pcomm: last 2 lines of output (exit status 4):\n"));
+    assert_true(strstr(r.err, "\na\nb\n") || strstr(r.err, "\nb\na\n"));
+    result_free(&r);
+}
+
+static void test_pipeline_syntax_errors(void **state)
+{
+    (void)state;
+    struct cli_result r = RUN_CLI("-c", "echo 'open");
+    assert_int_equal(r.status, 125);
+    assert_non_null(strstr(r.err, "syntax error at column 6"));
+    assert_non_null(strstr(r.err, "Try 'pcomm --help'"));
+    result_free(&r);
+    r = RUN_CLI("-c", "a | | b");
+    assert_int_equal(r.status, 125);
+    assert_non_null(strstr(r.err, "column 5: empty stage"));
+    result_free(&r);
+    r = RUN_CLI("-c", "");
+    assert_int_equal(r.status, 125);
+    result_free(&r);
+    r = RUN_CLI("-c", "true", "extra");
+    assert_int_equal(r.status, 125);
+    result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +501,8 @@ int main(void)
         PT_TEST(test_linger),
         PT_TEST(test_bad_values),
         PT_TEST(test_reader_goes_away),
+        PT_TEST(test_pipeline_option),
+        PT_TEST(test_pipeline_syntax_errors),
     };
     return PT_RUN(tests);
 }

@@ -23,7 +23,8 @@ struct cli_env_op {
 };
 
 struct cli_opts {
-    char **argv; /* the command, pointing into main's argv */
+    char **argv;          /* the command, pointing into main's argv */
+    const char *pipeline; /* -c */
     const char *chdir;
     struct cli_env_op *env_ops;
     size_t env_op_count;
@@ -72,9 +73,9 @@ struct cli_output {
     int write_error;    /* a failed write to pcomm's own stdout/stderr */
 };
 
-/* Decide how each stream is handled; discarded streams are set on cmd (before the job copies
- * it). Then attach the pumped streams' sinks to the job. */
-int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_cmd *cmd);
+/* Decide how each stream is handled; discarded streams are set on the stages' commands (before
+ * the job takes them). Then attach the pumped streams' sinks to the job. */
+int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_pipeline *stages);
 int cli_output_attach(struct cli_output *out, pcomm_job *job);
 
 /* After the run: print the --tail excerpt when the command failed. */

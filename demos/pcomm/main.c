@@ -16,14 +16,10 @@
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
-static int build_cmd(const struct cli_opts *opts, pcomm_cmd **cmdp)
+/* Apply -I, -E, -U, -C and --foreground to one stage. */
+static int configure_stage(const struct cli_opts *opts, pcomm_cmd *cmd)
 {
-    pcomm_cmd *cmd;
-    int r = pcomm_cmd_new_argv(&cmd, (const char *const *)opts->argv);
-    if (r < 0)
-        return r;
-    if (opts->ignore_env)
-        r = pcomm_cmd_clearenv(cmd);
+    int r = opts->ignore_env ? pcomm_cmd_clearenv(cmd) : 0;
     for (size_t i = 0; r == 0 && i < opts->env_op_count; i++) {
         const struct cli_env_op *op = &opts->env_ops[i];
         r = op->op == 'E' ? pcomm_cmd_putenv(cmd, op->arg) : pcomm_cmd_unsetenv(cmd, op->arg);
@@ -32,11 +28,41 @@ static int build_cmd(const struct cli_opts *opts, pcomm_cmd **cmdp)
         r = pcomm_cmd_chdir(cmd, opts->chdir);
     if (r == 0 && opts->foreground)
         r = pcomm_cmd_set_group(cmd, PCOMM_GROUP_INHERIT);
+    return r;
+}
+
+/* The stages to run: COMMAND alone, or the pipeline of -c. Returns 0, a negative error, or
+ * CLI_EXIT_FAILURE after reporting a syntax error. */
+static int build_stages(const struct cli_opts *opts, pcomm_pipeline **stagesp)
+{
+    pcomm_pipeline *stages;
+    int r;
+    if (opts->pipeline) {
+        size_t column = 0;
+        r = pcomm_pipeline_parse(opts->pipeline, &stages, &column);
+        if (r == PCOMM_ESYNTAX) {
+            cli_error("-c: syntax error at column %zu: %s", column,
+                      column > strlen(opts->pipeline) || opts->pipeline[column - 1] == '|'
+                          ? "empty stage"
+                          : "unterminated quote or escape");
+            fputs("Try 'pcomm --help' for more information.\n", stderr);
+            return CLI_EXIT_FAILURE;
+        }
+    } else {
+        pcomm_cmd *cmd;
+        r = pcomm_pipeline_new(&stages);
+        if (r == 0 && (r = pcomm_cmd_new_argv(&cmd, (const char *const *)opts->argv)) == 0) {
+            r = pcomm_pipeline_add_cmd(stages, cmd);
+            pcomm_cmd_free(cmd);
+        }
+    }
+    for (size_t i = 0; r == 0 && i < pcomm_pipeline_length(stages); i++)
+        r = configure_stage(opts, pcomm_pipeline_cmd(stages, i));
     if (r < 0) {
-        pcomm_cmd_free(cmd);
+        pcomm_pipeline_free(stages);
         return r;
     }
-    *cmdp = cmd;
+    *stagesp = stages;
     return 0;
 }
 
@@ -55,8 +81,9 @@ static int configure_job(const struct cli_opts *opts, pcomm_job *job)
     return r;
 }
 
-/* Map a start failure to a message and the exit status of the CLI contract. */
-static int report_start_error(const struct cli_opts *opts, int err)
+/* Map a start failure to a message and the exit status of the CLI contract; program is the
+ * argv[0] of the stage that failed. */
+static int report_start_error(const struct cli_opts *opts, const char *program, int err)
 {
     if (err == PCOMM_ECWD) {
         struct stat st;
@@ -70,7 +97,7 @@ static int report_start_error(const struct cli_opts *opts, int err)
         cli_error("cannot read '%s': %s", opts->input, strerror(errno));
         return CLI_EXIT_FAILURE;
     }
-    cli_error("cannot run '%s': %s", opts->argv[0], pcomm_strerror(err));
+    cli_error("cannot run '%s': %s", program, pcomm_strerror(err));
     switch (err) {
     case -ENOENT: return CLI_EXIT_NOT_FOUND;
     case -EACCES:
@@ -102,7 +129,8 @@ static void forward_pending(int sfd, pcomm_job *job, const struct cli_opts *opts
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
         cli_verbose(opts, "forwarding SIG%s to %s %d", sigabbrev_np((int)si.ssi_signo),
-                    opts->foreground ? "process" : "group", pcomm_proc_pid(pcomm_job_proc(job)));
+                    opts->foreground ? "process" : "group",
+                    pcomm_proc_pid(pcomm_job_stage_proc(job, 0)));
         pcomm_job_kill(job, (int)si.ssi_signo);
     }
 }
@@ -124,27 +152,37 @@ static int supervise(pcomm_loop *loop, pcomm_job *job, int sfd, const struct cli
     return 0;
 }
 
-static void describe_end(const pcomm_status *st, unsigned flags, char *buf, size_t cap)
+/* How the job ended, in words: "timed out", "exit status 2", "killed by SIGSEGV". For a
+ * pipeline, code is the aggregate; a code above 128 is named as a signal when a stage died of
+ * that signal. */
+static void describe_end(pcomm_job *job, int code, char *buf, size_t cap)
 {
-    if (flags & PCOMM_JOB_TIMED_OUT)
+    if (pcomm_job_flags(job) & PCOMM_JOB_TIMED_OUT) {
         snprintf(buf, cap, "timed out");
-    else if (st->how == PCOMM_SIGNALED)
-        snprintf(buf, cap, "killed by SIG%s", sigabbrev_np(st->code));
-    else if (st->how == PCOMM_EXITED)
-        snprintf(buf, cap, "exit status %d", st->code);
-    else
+        return;
+    }
+    for (size_t i = 0; code > 128 && i < pcomm_job_stage_count(job); i++) {
+        pcomm_status st;
+        pcomm_job_stage_status(job, i, &st);
+        if (st.how == PCOMM_SIGNALED && st.code == code - 128) {
+            snprintf(buf, cap, "killed by SIG%s", sigabbrev_np(st.code));
+            return;
+        }
+    }
+    if (code < 0)
         snprintf(buf, cap, "status unknown");
+    else
+        snprintf(buf, cap, "exit status %d", code);
 }
 
 /* The CLI's exit status for a job that ran. */
 static int exit_status(const struct cli_opts *opts, pcomm_job *job, struct cli_output *out)
 {
-    pcomm_status st;
-    pcomm_job_status(job, &st);
     unsigned flags = pcomm_job_flags(job);
     int error = pcomm_job_error(job);
+    int code = pcomm_job_exit_code(job); /* a pipeline: pipefail */
     char how[64];
-    describe_end(&st, flags, how, sizeof how);
+    describe_end(job, code, how, sizeof how);
     if (error == -EPIPE && out->write_error == -EPIPE)
         return 128 + SIGPIPE; /* our reader went away: end quietly, as the child would have */
     if (error) {
@@ -154,23 +192,50 @@ static int exit_status(const struct cli_opts *opts, pcomm_job *job, struct cli_o
     if (flags & PCOMM_JOB_TRUNCATED)
         cli_verbose(opts, "output may be incomplete: descendants still held it after --linger");
     cli_verbose(opts, "command ended: %s", how);
-    int code = pcomm_status_shell_code(&st);
     cli_output_tail(out, code != 0 || (flags & PCOMM_JOB_TIMED_OUT), how);
     if ((flags & PCOMM_JOB_TIMED_OUT) && !opts->preserve_status)
         return CLI_EXIT_TIMEOUT;
     return code < 0 ? CLI_EXIT_FAILURE : code;
 }
 
-static int run(const struct cli_opts *opts, pcomm_cmd *cmd)
+/* The names of the stages' programs, kept to name the one that fails to start. */
+static char **stage_names(pcomm_pipeline *stages)
+{
+    size_t n = pcomm_pipeline_length(stages);
+    char **names = calloc(n + 1, sizeof *names);
+    for (size_t i = 0; names && i < n; i++)
+        names[i] = strdup(pcomm_cmd_argv(pcomm_pipeline_cmd(stages, i), 0));
+    return names;
+}
+
+static void free_names(char **names)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+}
+
+static void say_started(const struct cli_opts *opts, pcomm_job *job)
+{
+    for (size_t i = 0; opts->verbose && i < pcomm_job_stage_count(job); i++) {
+        pcomm_proc *proc = pcomm_job_stage_proc(job, i);
+        if (i == 0)
+            cli_verbose(opts, "spawn path %s", pcomm_proc_spawn_path(proc));
+        cli_verbose(opts, "running %s as pid %d", pcomm_proc_exe(proc), pcomm_proc_pid(proc));
+    }
+}
+
+static int run(const struct cli_opts *opts, pcomm_pipeline *stages)
 {
     pcomm_job *job = NULL;
     pcomm_loop *loop = NULL;
     struct cli_output out = {0};
+    char **names = stage_names(stages);
     sigset_t old_mask;
     int sfd = forward_signals_setup(&old_mask);
-    int r = sfd < 0 ? sfd : cli_output_plan(&out, opts, cmd);
-    if (r == 0)
-        r = pcomm_job_new(&job, cmd);
+    int r = sfd < 0 ? sfd : names ? cli_output_plan(&out, opts, stages) : -ENOMEM;
+    if (r == 0 && (r = pcomm_job_new_pipeline(&job, stages)) == 0)
+        stages = NULL; /* the job has it */
     if (r == 0)
         r = cli_output_attach(&out, job);
     if (r == 0)
@@ -182,11 +247,9 @@ static int run(const struct cli_opts *opts, pcomm_cmd *cmd)
         cli_error("cannot set up the command: %s", pcomm_strerror(r));
         status = CLI_EXIT_FAILURE;
     } else if ((r = pcomm_job_start(job, loop)) < 0) {
-        status = report_start_error(opts, r);
+        status = report_start_error(opts, names[pcomm_job_failed_stage(job)], r);
     } else {
-        pcomm_proc *proc = pcomm_job_proc(job);
-        cli_verbose(opts, "spawn path %s", pcomm_proc_spawn_path(proc));
-        cli_verbose(opts, "running %s as pid %d", pcomm_proc_exe(proc), pcomm_proc_pid(proc));
+        say_started(opts, job);
         r = supervise(loop, job, sfd, opts);
         if (r < 0) {
             cli_error("event loop failed: %s", pcomm_strerror(r));
@@ -196,8 +259,10 @@ static int run(const struct cli_opts *opts, pcomm_cmd *cmd)
         }
     }
     pcomm_job_free(job);
+    pcomm_pipeline_free(stages);
     pcomm_loop_free(loop);
     cli_output_free(&out);
+    free_names(names);
     if (sfd >= 0)
         close(sfd);
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
@@ -212,15 +277,15 @@ int main(int argc, char **argv)
         cli_opts_free(&opts);
         return status;
     }
-    pcomm_cmd *cmd;
-    int r = build_cmd(&opts, &cmd);
-    if (r < 0) {
-        cli_error("cannot set up the command: %s", pcomm_strerror(r));
+    pcomm_pipeline *stages;
+    int r = build_stages(&opts, &stages);
+    if (r != 0) {
+        if (r < 0)
+            cli_error("cannot set up the command: %s", pcomm_strerror(r));
         cli_opts_free(&opts);
         return CLI_EXIT_FAILURE;
     }
-    status = run(&opts, cmd);
-    pcomm_cmd_free(cmd);
+    status = run(&opts, stages);
     cli_opts_free(&opts);
     return status;
 }

@@ -39,9 +39,12 @@ void cli_verbose(const struct cli_opts *opts, const char *fmt, ...)
 static void usage(FILE *out)
 {
     fputs("Usage: pcomm [OPTION]... [--] COMMAND [ARG]...\n"
+          "  or:  pcomm [OPTION]... -c 'CMD [ARG]... [| CMD [ARG]...]...'\n"
           "Run COMMAND so that its output is live, bounded, timed and recorded.\n"
           "\n"
           "Running:\n"
+          "  -c, --pipeline=STRING      run a pipeline given as one string: words, quotes,\n"
+          "                             backslashes and | between stages (not a shell)\n"
           "  -C, --chdir=DIR            run the command in DIR\n"
           "  -E, --env=NAME=VALUE       set a variable in the command's environment\n"
           "  -U, --unset=NAME           remove a variable from it\n"
@@ -100,6 +103,7 @@ enum {
 };
 
 static const struct option long_options[] = {
+    {"pipeline", required_argument, NULL, 'c'},
     {"chdir", required_argument, NULL, 'C'},
     {"env", required_argument, NULL, 'E'},
     {"unset", required_argument, NULL, 'U'},
@@ -186,6 +190,7 @@ static int parse_value_option(int c, const char *arg, struct cli_opts *opts)
 static int parse_one(int c, char **argv, struct cli_opts *opts)
 {
     switch (c) {
+    case 'c': opts->pipeline = optarg; return -1;
     case 'C': opts->chdir = optarg; return -1;
     case 'E':
     case 'U': return add_env_op(opts, (char)c, optarg) < 0 ? CLI_EXIT_FAILURE : -1;
@@ -221,12 +226,16 @@ int cli_parse(int argc, char **argv, struct cli_opts *opts)
     opts->spool_max = 8 << 20;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:C:E:U:Ii:mqTt:s:k:vhV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:mqTt:s:k:vhV", long_options, NULL)) != -1) {
         int status = parse_one(c, argv, opts);
         if (status >= 0)
             return status;
     }
-    if (optind >= argc) {
+    if (opts->pipeline && optind < argc) {
+        usage_error("-c and a COMMAND cannot both be given ('%s')", argv[optind]);
+        return CLI_EXIT_FAILURE;
+    }
+    if (!opts->pipeline && optind >= argc) {
         usage_error("no command given");
         return CLI_EXIT_FAILURE;
     }

@@ -73,7 +73,19 @@ static int on_line(void *userdata, const pcomm_line *line)
 
 /* Decide each stream: untouched (the child writes to pcomm's own descriptor), discarded, or
  * pumped through on_line (and forwarded raw when shown live without decoration). */
-int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_cmd *cmd)
+/* -q without anything pumped: the pipeline's stdout, and every stage's stderr, to /dev/null. */
+static int discard_stream(pcomm_pipeline *stages, int s)
+{
+    size_t n = pcomm_pipeline_length(stages);
+    if (s == PCOMM_STDOUT)
+        return pcomm_cmd_stdio_null(pcomm_pipeline_cmd(stages, n - 1), s);
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = pcomm_cmd_stdio_null(pcomm_pipeline_cmd(stages, i), s);
+    return r;
+}
+
+int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_pipeline *stages)
 {
     memset(out, 0, sizeof *out);
     out->opts = opts;
@@ -87,7 +99,7 @@ int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_c
         out->line_start[s] = true;
         out->pumped[s] = out->live_lines[s] || out->tail;
         if (!out->pumped[s] && !live && !(s == PCOMM_STDERR && opts->merge))
-            r = pcomm_cmd_stdio_null(cmd, s);
+            r = discard_stream(stages, s);
     }
     return r;
 }
@@ -95,7 +107,7 @@ int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_c
 int cli_output_attach(struct cli_output *out, pcomm_job *job)
 {
     const struct cli_opts *o = out->opts;
-    int r = o->merge ? pcomm_job_merge_stderr(job) : 0;
+    int r = o->merge ? pcomm_job_merge_stderr(job) : 0; /* a pipeline's stderr merges itself */
     for (int s = PCOMM_STDOUT; r == 0 && s <= (o->merge ? 1 : 2); s++) {
         if (!out->pumped[s])
             continue;

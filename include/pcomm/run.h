@@ -197,6 +197,10 @@ PCOMM_API int pcomm_job_stage_status(const pcomm_job *job, size_t i, pcomm_statu
 PCOMM_API pcomm_proc *pcomm_job_stage_proc(const pcomm_job *job, size_t i);
 PCOMM_API pcomm_spool *pcomm_job_stage_output(const pcomm_job *job, size_t i);
 
+/* After pcomm_job_start() failed to spawn a stage: its index (0 for a single command), so that
+ * the message can name the right program. */
+PCOMM_API size_t pcomm_job_failed_stage(const pcomm_job *job);
+
 /* The error that ended the job early (a callback's, or a failed write to an output), or 0. */
 PCOMM_API int pcomm_job_error(const pcomm_job *job);
 
