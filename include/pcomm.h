@@ -10,5 +10,7 @@
 #include "pcomm/error.h"
 #include "pcomm/cmd.h"
 #include "pcomm/proc.h"
+#include "pcomm/spool.h"
+#include "pcomm/atomic.h"
 
 #endif /* PCOMM_H */
