@@ -183,8 +183,10 @@ int pcomm__write_all_wait(int fd, const void *buf, size_t len)
 
 ssize_t pcomm__splice(int in, int out, int64_t *out_off, size_t len)
 {
-    if (len > SSIZE_MAX)
-        len = SSIZE_MAX;
+    /* The kernel refuses (EINVAL) a count that would overflow the file offset, and moves at most
+     * MAX_RW_COUNT (INT_MAX rounded down to a page) per call anyway. */
+    if (len > 0x7ffff000)
+        len = 0x7ffff000;
     for (;;) {
         loff_t off = out_off ? (loff_t)*out_off : 0;
         ssize_t n = splice(in, NULL, out, out_off ? &off : NULL, len, SPLICE_F_MOVE);

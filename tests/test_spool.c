@@ -458,7 +458,7 @@ static void test_tail_lines(void **state)
     for (int trailing = 0; trailing < 2; trailing++) {
         for (size_t i = 0; i < len; i++)
             big[i] = (char)('a' + i % 26);
-        const size_t nl[] = {10, 200000, 200001, 465536, 900000};
+        const size_t nl[] = {10, 200000, 200001, 465536, 655359, 655360, 900000};
         for (size_t i = 0; i < sizeof nl / sizeof nl[0]; i++)
             big[nl[i]] = '\n';
         big[len - 1] = trailing ? '\n' : 'z';

@@ -105,6 +105,14 @@ ssize_t write(int fd, const void *buf, size_t n)
     return FAIL("write", EDQUOT) ? -1 : REAL(write)(fd, buf, n);
 }
 
+static int fp_reads; /* read() calls, armed or not */
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    fp_reads++;
+    return FAIL("read", EIO) ? -1 : REAL(read)(fd, buf, n);
+}
+
 ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off, size_t len, unsigned flags)
 {
     return FAIL("splice", ENOSPC) ? -1 : REAL(splice)(in, in_off, out, out_off, len, flags);
@@ -444,6 +452,45 @@ static void test_noclobber_without_renameat2(void **state)
     free(dir);
 }
 
+/* After the spill, and into an atomic file, bytes from a pipe move by splice: no read(). */
+static void test_pipe_fills_do_not_read(void **state)
+{
+    (void)state;
+    pcomm_spool *sp;
+    PT_OK(pcomm_spool_new(&sp, 0));
+    PT_OK(pcomm_spool_write(sp, "x", 1)); /* spilled now */
+    int in = pattern_pipe(1, 50000, 1);
+    fp_reads = 0;
+    ssize_t n;
+    while ((n = pcomm_spool_fill(sp, in, SIZE_MAX)) > 0)
+        ;
+    assert_int_equal(n, 0);
+    assert_int_equal(fp_reads, 0);
+    close(in);
+    unsigned char first;
+    assert_int_equal(pcomm_spool_pread(sp, &first, 1, 0), 1);
+    assert_int_equal(first, 'x');
+    assert_int_equal(pcomm_spool_size(sp), 50001);
+    pcomm_spool_free(sp);
+
+    char *dir = pt_tempdir(), target[4096];
+    snprintf(target, sizeof target, "%s/t", dir);
+    pcomm_atomic *a;
+    PT_OK(pcomm_atomic_open(&a, target, 0644, PCOMM_ATOMIC_SYNC_NONE));
+    in = pattern_pipe(0, 50000, 2);
+    fp_reads = 0;
+    while ((n = pcomm_atomic_fill(a, in, SIZE_MAX)) > 0)
+        ;
+    assert_int_equal(n, 0);
+    assert_int_equal(fp_reads, 0);
+    close(in);
+    PT_OK(pcomm_atomic_commit(a));
+    pcomm_atomic_free(a);
+    assert_true(st_file_is_pattern(target, 50000, 2));
+    pt_rmtree(dir);
+    free(dir);
+}
+
 /* ---- real limits ------------------------------------------------------------------------- */
 
 static void set_limit(int resource, rlim_t soft, struct rlimit *old)
@@ -561,9 +608,13 @@ static void test_emfile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        PT_TEST(test_spool_every_failure),     PT_TEST(test_atomic_every_failure),
-        PT_TEST(test_fsync_error_is_final),    PT_TEST(test_noclobber_without_renameat2),
-        PT_TEST(test_efbig_from_rlimit_fsize), PT_TEST(test_emfile),
+        PT_TEST(test_spool_every_failure),
+        PT_TEST(test_atomic_every_failure),
+        PT_TEST(test_fsync_error_is_final),
+        PT_TEST(test_noclobber_without_renameat2),
+        PT_TEST(test_pipe_fills_do_not_read),
+        PT_TEST(test_efbig_from_rlimit_fsize),
+        PT_TEST(test_emfile),
     };
     return PT_RUN(tests);
 }
