@@ -1,5 +1,6 @@
 /* lib/sys.h - syscall hygiene in one place: EINTR-safe wrappers, close-on-exec descriptors,
- * monotonic deadlines and per-thread SIGPIPE avoidance. Private to libpcomm.
+ * monotonic deadlines, per-thread SIGPIPE/SIGXFSZ avoidance, zero-copy file moves (splice,
+ * copy_file_range, sendfile) and unpredictable temp names. Private to libpcomm.
  *
  * Conventions: functions return a count or 0 on success and a negative errno on failure; they
  * never leave errno as the only report. Deadlines are absolute CLOCK_MONOTONIC nanoseconds,
