@@ -12,6 +12,7 @@
 #include "pcomm/proc.h"
 #include "pcomm/loop.h"
 #include "pcomm/spool.h"
+#include "pcomm/atomic.h"
 #include "pcomm/run.h"
 #include "pcomm/pipeline.h"
 

@@ -330,6 +330,13 @@ void pt_write_file(const char *path, const char *content, unsigned mode)
     close(fd);
 }
 
+double pt_late_ms(void)
+{
+    const char *v = getenv("PCOMM_TEST_LATE_MS");
+    double late = v && *v ? atof(v) : 0;
+    return late > 100 ? late : 100;
+}
+
 double pt_ms(void)
 {
     struct timespec ts;

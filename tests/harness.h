@@ -74,6 +74,10 @@ void pt_rmtree(const char *dir);
 /* Write a file with the given mode. */
 void pt_write_file(const char *path, const char *content, unsigned mode);
 
+/* How late a deadline may be met: 100 ms (the suite's contract), or PCOMM_TEST_LATE_MS when set,
+ * for development machines so overloaded that scheduling alone takes longer. CI uses 100. */
+double pt_late_ms(void);
+
 /* Milliseconds since an arbitrary point on CLOCK_MONOTONIC. */
 double pt_ms(void);
 

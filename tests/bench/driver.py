@@ -29,9 +29,12 @@ class Group:
     """Variants measured together; ratios are against `base`; targets are
     (variant, other, min_ratio, text): median of value(variant)/value(other) >= min_ratio."""
 
-    def __init__(self, title, variants, base, targets=(), cpus=None):
+    def __init__(self, title, variants, base, targets=(), cpus=None, maxima=()):
         self.title, self.variants, self.base, self.targets = title, variants, base, list(targets)
         self.cpus = cpus  # e.g. "0": run every variant (and its children) under taskset -c 0
+        # (variant, max_value, text): median of the variant's values <= max_value (for
+        # lower-is-better measurements such as a peak RSS in MiB)
+        self.maxima = list(maxima)
 
 
 def run_variant(v, cpus=None):
@@ -76,6 +79,11 @@ def run_group(g, rounds):
         results.append(ok)
         print(f"   target: {text}: {label} / {other} = {r:.3f}x (>= {minimum}) "
               f"{'PASS' if ok else 'MISS'}")
+    for label, maximum, text in g.maxima:
+        m = statistics.median(values[label])
+        ok = m <= maximum
+        results.append(ok)
+        print(f"   target: {text}: {label} = {m:.2f} (<= {maximum}) {'PASS' if ok else 'MISS'}")
     return results
 
 
@@ -191,11 +199,48 @@ def many_groups(build, quick):
                     "pcomm one loop >= sequential raw")])]
 
 
+def spool_groups(build, quick):
+    """pcomm_spool against raw write()/splice loops (tests/bench/raw_spool.c), perf.md M1/M2."""
+    bench = os.path.join(build, "tests/bench/bench_spool")
+    raw = os.path.join(build, "tests/bench/raw_spool")
+    one_g, four_g = (64 << 20, 128 << 20) if quick else (1 << 30, 4 << 30)
+    groups = []
+    for mode, title in (("mem", "in memory (never spills)"), ("file", "spilled (threshold 0)")):
+        base = f"raw {'realloc+memcpy' if mode == 'mem' else 'write() to O_TMPFILE'}"
+        groups.append(Group(
+            f"spool write, {title}, {one_g >> 20} MiB in 64 KiB writes",
+            [Variant(base, [raw, mode, str(one_g), "65536"], unit="GB/s"),
+             Variant("pcomm_spool_write", [bench, mode, str(one_g), "65536"], unit="GB/s")],
+            base, [("pcomm_spool_write", base, 0.9, "spool write >= 0.9x raw")], cpus="0"))
+    for pins, where in (("0/0", "same CPU"), ("1/0", "cross CPU (writer 1, reader 0)")):
+        w, r = pins.split("/")
+        env = {"PIN_WRITER": w, "PIN_READER": r}
+        groups.append(Group(
+            f"spool fill from a 1 MiB pipe, {four_g >> 20} MiB, 1 MiB threshold, {where}",
+            [Variant("raw splice loop -> O_TMPFILE", [raw, "splice", str(four_g), raw], env,
+                     unit="GB/s"),
+             Variant("pcomm_spool_fill", [bench, "splice", str(four_g), raw], env,
+                     unit="GB/s")],
+            "raw splice loop -> O_TMPFILE",
+            [("pcomm_spool_fill", "raw splice loop -> O_TMPFILE", 0.9,
+              "spilled spool fill >= 0.9x raw splice")]))
+    env = {"PIN_WRITER": "1", "PIN_READER": "0"}
+    groups.append(Group(
+        f"peak RSS growth while {four_g >> 20} MiB pass through a spool (1 MiB threshold), MiB",
+        [Variant("raw splice loop (RSS)", [raw, "rss_splice", str(four_g), raw], env, unit=" MiB"),
+         Variant("pcomm_spool_fill (RSS)", [bench, "rss_splice", str(four_g), raw], env,
+                 unit=" MiB")],
+        "raw splice loop (RSS)",
+        maxima=[("pcomm_spool_fill (RSS)", 16, "peak RSS <= 16 MiB above the process's start")]))
+    return groups
+
+
 BENCHMARKS = {
     "spawn": spawn_groups,
     "capture": capture_groups,
     "comm": comm_groups,
     "many": many_groups,
+    "spool": spool_groups,
 }
 
 
