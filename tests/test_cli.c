@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -483,6 +484,137 @@ static void test_pipeline_syntax_errors(void **state)
     result_free(&r);
 }
 
+/* ---- -o / -e: atomic output files ---------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *text = pt_slurp(fd, len);
+    close(fd);
+    return text;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static void test_output_files(void **state)
+{
+    (void)state;
+    char *dir = pt_tempdir(), out[512], err[512];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    struct cli_result r =
+        RUN_CLI("-o", out, "-e", err, "HELPER", "print", "O\n", "eprint", "E\n", "exit", "3");
+    assert_int_equal(r.status, 3); /* the command's own failure still produces the files */
+    assert_int_equal(r.out_len + r.err_len, 0);
+    result_free(&r);
+    size_t len;
+    char *text = read_file(out, &len);
+    assert_string_equal(text, "O\n");
+    free(text);
+    text = read_file(err, &len);
+    assert_string_equal(text, "E\n");
+    free(text);
+
+    r = RUN_CLI("--output", out, "--tee", "HELPER", "print", "both\n");
+    assert_string_equal(r.out, "both\n");
+    result_free(&r);
+    text = read_file(out, &len);
+    assert_string_equal(text, "both\n");
+    free(text);
+
+    r = RUN_CLI("-m", "-o", out, "HELPER", "print", "1", "eprint", "2", "print", "3");
+    text = read_file(out, &len);
+    assert_string_equal(text, "123");
+    free(text);
+    result_free(&r);
+    r = RUN_CLI("-m", "-e", err, "HELPER", "exit", "0");
+    assert_int_equal(r.status, 125);
+    result_free(&r);
+
+    /* 64 MiB: spliced into the file, byte-exact. */
+    r = RUN_CLI("-o", out, "HELPER", "write", "1", "67108864", "8");
+    assert_int_equal(r.status, 0);
+    result_free(&r);
+    text = read_file(out, &len);
+    assert_int_equal(len, 64 << 20);
+    assert_int_equal(pt_pattern_check(text, len, 0, 8), len);
+    free(text);
+
+    /* A timed-out command still produces its (partial) output. */
+    r = RUN_CLI("-t", "0.3", "-o", out, "HELPER", "println", "before", "sleep", "30000");
+    assert_int_equal(r.status, 124);
+    result_free(&r);
+    text = read_file(out, &len);
+    assert_string_equal(text, "before\n");
+    free(text);
+    assert_int_equal(count_entries(dir), 2); /* out.txt, err.txt: no temp file left */
+    pt_rmtree(dir);
+    free(dir);
+}
+
+/* When pcomm itself fails, FILE is left as it was and no temp file remains. */
+static void test_output_untouched_when_pcomm_fails(void **state)
+{
+    (void)state;
+    char *dir = pt_tempdir(), out[512];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    pt_write_file(out, "old contents\n", 0644);
+    struct cli_result r = RUN_CLI("-o", out, "pcomm-no-such-program");
+    assert_int_equal(r.status, 127);
+    result_free(&r);
+    r = RUN_CLI("-o", out, "-i", "/nonexistent-input", "HELPER", "echo");
+    assert_int_equal(r.status, 125);
+    result_free(&r);
+    size_t len;
+    char *text = read_file(out, &len);
+    assert_string_equal(text, "old contents\n");
+    free(text);
+    assert_int_equal(count_entries(dir), 1);
+    pt_rmtree(dir);
+    free(dir);
+}
+
+/* Disk full while writing -o: exit 125, the old file intact, nothing left behind. A 64 KiB tmpfs
+ * in a private mount namespace (skipped where namespaces are not permitted). */
+static void test_output_disk_full(void **state)
+{
+    (void)state;
+    char *dir = pt_tempdir(), script[2048];
+    snprintf(script, sizeof script,
+             "mount -t tmpfs -o size=64k tmpfs '%s' || exit 77; "
+             "printf 'old\\n' > '%s/out'; "
+             "'%s' -o '%s/out' '%s' write 1 1048576 2; rc=$?; "
+             "printf '%%s ' \"$rc\" \"$(cat '%s/out')\" \"$(ls -A '%s' | wc -l)\"",
+             dir, dir, PCOMM_TEST_CLI, dir, pt_helper(), dir, dir);
+    const char *argv[] = {"unshare", "-m", "--propagation", "private", "sh", "-c", script, NULL};
+    pcomm_cmd *cmd;
+    PT_OK(pcomm_cmd_new_argv(&cmd, argv));
+    PT_OK(pcomm_cmd_stdio_pipe(cmd, 2));
+    size_t len;
+    pcomm_status st;
+    char *res = pt_capture(cmd, &len, &st);
+    pcomm_cmd_free(cmd);
+    pt_rmtree(dir);
+    free(dir);
+    if (pcomm_status_shell_code(&st) == 77 || pcomm_status_shell_code(&st) == 1) {
+        free(res);
+        skip(); /* no mount namespaces here */
+    }
+    assert_string_equal(res, "125 old 1 ");
+    free(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +635,9 @@ int main(void)
         PT_TEST(test_reader_goes_away),
         PT_TEST(test_pipeline_option),
         PT_TEST(test_pipeline_syntax_errors),
+        PT_TEST(test_output_files),
+        PT_TEST(test_output_untouched_when_pcomm_fails),
+        PT_TEST(test_output_disk_full),
     };
     return PT_RUN(tests);
 }

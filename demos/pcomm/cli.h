@@ -66,17 +66,23 @@ int cli_parse_signal(const char *s, int *sig);
 struct cli_output {
     const struct cli_opts *opts;
     int64_t start_ns;
-    bool line_start[3]; /* the next piece on this stream starts a line */
-    bool live_lines[3]; /* print this stream line by line (with -T / --prefix) */
-    bool pumped[3];     /* the stream goes through the job (a pipe) */
-    pcomm_spool *tail;  /* both streams' lines in arrival order, for --tail */
-    int write_error;    /* a failed write to pcomm's own stdout/stderr */
+    bool line_start[3];    /* the next piece on this stream starts a line */
+    bool live_lines[3];    /* print this stream line by line (with -T / --prefix) */
+    bool pumped[3];        /* the stream goes through the job (a pipe) */
+    bool live[3];          /* shown live on pcomm's own stdout / stderr */
+    pcomm_atomic *file[3]; /* -o, -e (the same writer for both when they name one path) */
+    pcomm_spool *tail;     /* both streams' lines in arrival order, for --tail */
+    int write_error;       /* a failed write to pcomm's own stdout/stderr */
 };
 
 /* Decide how each stream is handled; discarded streams are set on the stages' commands (before
  * the job takes them). Then attach the pumped streams' sinks to the job. */
 int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_pipeline *stages);
 int cli_output_attach(struct cli_output *out, pcomm_job *job);
+
+/* After the run: commit the -o/-e files (commit = pcomm did not fail), or leave them uncommitted
+ * for cli_output_free() to remove. Returns 0 or the first commit error (already reported). */
+int cli_output_finish(struct cli_output *out, bool commit);
 
 /* After the run: print the --tail excerpt when the command failed. */
 void cli_output_tail(struct cli_output *out, bool failed, const char *how);

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -233,7 +234,10 @@ static int run(const struct cli_opts *opts, pcomm_pipeline *stages)
     char **names = stage_names(stages);
     sigset_t old_mask;
     int sfd = forward_signals_setup(&old_mask);
-    int r = sfd < 0 ? sfd : names ? cli_output_plan(&out, opts, stages) : -ENOMEM;
+    int r = sfd < 0 ? sfd : names ? 0 : -ENOMEM;
+    bool reported = false; /* output files report their own errors, naming the file */
+    if (r == 0 && (r = cli_output_plan(&out, opts, stages)) < 0)
+        reported = true;
     if (r == 0 && (r = pcomm_job_new_pipeline(&job, stages)) == 0)
         stages = NULL; /* the job has it */
     if (r == 0)
@@ -244,7 +248,8 @@ static int run(const struct cli_opts *opts, pcomm_pipeline *stages)
         r = pcomm_loop_new(&loop);
     int status;
     if (r < 0) {
-        cli_error("cannot set up the command: %s", pcomm_strerror(r));
+        if (!reported)
+            cli_error("cannot set up the command: %s", pcomm_strerror(r));
         status = CLI_EXIT_FAILURE;
     } else if ((r = pcomm_job_start(job, loop)) < 0) {
         status = report_start_error(opts, names[pcomm_job_failed_stage(job)], r);
@@ -256,6 +261,9 @@ static int run(const struct cli_opts *opts, pcomm_pipeline *stages)
             status = CLI_EXIT_FAILURE;
         } else {
             status = exit_status(opts, job, &out);
+            /* The command's own failure still produces the files; pcomm's does not. */
+            if (cli_output_finish(&out, pcomm_job_error(job) == 0) < 0)
+                status = CLI_EXIT_FAILURE;
         }
     }
     pcomm_job_free(job);

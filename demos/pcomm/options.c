@@ -53,6 +53,9 @@ static void usage(FILE *out)
           "\n"
           "Input and output:\n"
           "  -i, --input=FILE           feed FILE to the command's stdin (- = pcomm's stdin)\n"
+          "  -o, --output=FILE          write stdout to FILE atomically (whole or not at all)\n"
+          "  -e, --error-output=FILE    the same for stderr\n"
+          "      --tee                  with -o/-e, also show that stream live\n"
           "  -m, --merge                stderr goes wherever stdout goes (2>&1)\n"
           "  -q, --quiet                show nothing live\n"
           "  -T, --timestamps           prefix live lines with seconds since start and stream\n"
@@ -110,6 +113,8 @@ static const struct option long_options[] = {
     {"ignore-environment", no_argument, NULL, 'I'},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
     {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"error-output", required_argument, NULL, 'e'},
     {"merge", no_argument, NULL, 'm'},
     {"tee", no_argument, NULL, OPT_TEE},
     {"quiet", no_argument, NULL, 'q'},
@@ -197,6 +202,8 @@ static int parse_one(int c, char **argv, struct cli_opts *opts)
     case 'I': opts->ignore_env = true; return -1;
     case OPT_FOREGROUND: opts->foreground = true; return -1;
     case 'i': opts->input = optarg; return -1;
+    case 'o': opts->output[1] = optarg; return -1;
+    case 'e': opts->output[2] = optarg; return -1;
     case 'm': opts->merge = true; return -1;
     case OPT_TEE: opts->tee = true; return -1;
     case 'q': opts->quiet = true; return -1;
@@ -226,10 +233,15 @@ int cli_parse(int argc, char **argv, struct cli_opts *opts)
     opts->spool_max = 8 << 20;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:mqTt:s:k:vhV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:o:e:mqTt:s:k:vhV", long_options, NULL)) !=
+           -1) {
         int status = parse_one(c, argv, opts);
         if (status >= 0)
             return status;
+    }
+    if (opts->merge && opts->output[2]) {
+        usage_error("-e cannot be combined with -m (stderr then goes where stdout goes)");
+        return CLI_EXIT_FAILURE;
     }
     if (opts->pipeline && optind < argc) {
         usage_error("-c and a COMMAND cannot both be given ('%s')", argv[optind]);

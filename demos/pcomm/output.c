@@ -85,6 +85,20 @@ static int discard_stream(pcomm_pipeline *stages, int s)
     return r;
 }
 
+/* -o / -e: an atomic output file, shared when both name the same path. */
+static int open_output(struct cli_output *out, int s)
+{
+    const char *path = out->opts->output[s];
+    if (s == PCOMM_STDERR && out->file[1] && !strcmp(path, out->opts->output[1])) {
+        out->file[2] = out->file[1];
+        return 0;
+    }
+    int r = pcomm_atomic_open(&out->file[s], path, 0666, PCOMM_ATOMIC_SYNC_FULL);
+    if (r < 0)
+        cli_error("cannot write '%s': %s", path, pcomm_strerror(r));
+    return r;
+}
+
 int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_pipeline *stages)
 {
     memset(out, 0, sizeof *out);
@@ -94,11 +108,17 @@ int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_p
     if (opts->tail_lines)
         r = pcomm_spool_new(&out->tail, (size_t)opts->spool_max);
     for (int s = PCOMM_STDOUT; r == 0 && s <= PCOMM_STDERR; s++) {
-        bool live = !opts->quiet;
+        if (s == PCOMM_STDERR && opts->merge)
+            break; /* stderr follows stdout, through the same pipe */
+        bool file = opts->output[s] != NULL;
+        bool live = !opts->quiet && (!file || opts->tee);
+        out->live[s] = live;
         out->live_lines[s] = live && (opts->timestamps || opts->prefix);
         out->line_start[s] = true;
-        out->pumped[s] = out->live_lines[s] || out->tail;
-        if (!out->pumped[s] && !live && !(s == PCOMM_STDERR && opts->merge))
+        out->pumped[s] = out->live_lines[s] || out->tail || file;
+        if (file)
+            r = open_output(out, s);
+        else if (!out->pumped[s] && !live)
             r = discard_stream(stages, s);
     }
     return r;
@@ -111,11 +131,30 @@ int cli_output_attach(struct cli_output *out, pcomm_job *job)
     for (int s = PCOMM_STDOUT; r == 0 && s <= (o->merge ? 1 : 2); s++) {
         if (!out->pumped[s])
             continue;
-        r = pcomm_job_on_line(job, s, on_line, out, 0);
-        if (r == 0 && !o->quiet && !out->live_lines[s])
-            r = pcomm_job_forward(job, s, s); /* raw live output next to the --tail record */
+        if (out->live_lines[s] || out->tail)
+            r = pcomm_job_on_line(job, s, on_line, out, 0);
+        if (r == 0 && out->live[s] && !out->live_lines[s])
+            r = pcomm_job_forward(job, s, s); /* raw live output */
+        if (r == 0 && out->file[s])
+            r = pcomm_job_forward(job, s, pcomm_atomic_fd(out->file[s]));
     }
     return r;
+}
+
+int cli_output_finish(struct cli_output *out, bool commit)
+{
+    int result = 0;
+    for (int s = PCOMM_STDOUT; s <= PCOMM_STDERR; s++) {
+        pcomm_atomic *file = out->file[s];
+        if (!file || (s == PCOMM_STDERR && file == out->file[1]))
+            continue;
+        int r = commit ? pcomm_atomic_commit(file) : 0;
+        if (r < 0) {
+            cli_error("cannot write '%s': %s", out->opts->output[s], pcomm_strerror(r));
+            result = r;
+        }
+    }
+    return result;
 }
 
 void cli_output_tail(struct cli_output *out, bool failed, const char *how)
@@ -140,4 +179,8 @@ void cli_output_free(struct cli_output *out)
 {
     pcomm_spool_free(out->tail);
     out->tail = NULL;
+    if (out->file[2] != out->file[1])
+        pcomm_atomic_free(out->file[2]); /* aborts a file that was not committed */
+    pcomm_atomic_free(out->file[1]);
+    out->file[1] = out->file[2] = NULL;
 }
