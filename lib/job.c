@@ -192,6 +192,16 @@ int pcomm_job_on_done(pcomm_job *job, pcomm_done_fn fn, void *userdata)
     return r;
 }
 
+int pcomm_job_on_event(pcomm_job *job, pcomm_event_fn fn, void *userdata)
+{
+    int r = pcomm_job_check_config(job);
+    if (r == 0) {
+        job->event_fn = fn;
+        job->event_userdata = userdata;
+    }
+    return r;
+}
+
 /* ---- teardown -------------------------------------------------------------------------------- */
 
 /* Take a job that has not ended off its loop (the host frees it early). */
@@ -212,7 +222,7 @@ static void pcomm_job_free_stages(pcomm_job *job)
 {
     /* Kill everything first (groups at once), then reap stage by stage. */
     if (job->started && job->exited_count < job->stage_count)
-        pcomm__job_signal(job, SIGKILL);
+        pcomm__job_signal(job, SIGKILL, 0);
     for (size_t i = 0; i < job->stage_count; i++) {
         struct pcomm__jstage *stage = &job->stages[i];
         if (stage->err_open)
@@ -284,6 +294,11 @@ size_t pcomm_job_stage_count(const pcomm_job *job)
 pcomm_proc *pcomm_job_stage_proc(const pcomm_job *job, size_t i)
 {
     return job && i < job->stage_count ? job->stages[i].proc : NULL;
+}
+
+const pcomm_cmd *pcomm_job_stage_cmd(const pcomm_job *job, size_t i)
+{
+    return job && i < job->stage_count ? job->stages[i].cmd : NULL;
 }
 
 pcomm_spool *pcomm_job_stage_output(const pcomm_job *job, size_t i)
@@ -368,5 +383,5 @@ int pcomm_job_kill(pcomm_job *job, int sig)
         return -EINVAL;
     if (!job->started)
         return -ESRCH;
-    return pcomm__job_signal(job, sig);
+    return pcomm__job_signal(job, sig, PCOMM_REASON_REQUEST);
 }

@@ -19,8 +19,23 @@
 
 /* Signal every stage: each process group once (through its leader), and every stage that is in
  * no group of its own alone. Stages that joined the first stage's group get it with the group. */
-int pcomm__job_signal(pcomm_job *job, int sig)
+static void pcomm_job_emit(pcomm_job *job, pcomm_event ev)
 {
+    if (!job->event_fn)
+        return;
+    ev.time_ns = pcomm__now_ns();
+    job->event_fn(job->event_userdata, &ev);
+}
+
+int pcomm__job_signal(pcomm_job *job, int sig, int reason)
+{
+    pcomm_proc *first = job->stages[0].proc;
+    if (reason && first)
+        pcomm_job_emit(job, (pcomm_event){.kind = PCOMM_EVENT_SIGNAL,
+                                          .reason = reason,
+                                          .sig = sig,
+                                          .target = first->pid,
+                                          .group = first->leads_group});
     int first_error = 0;
     for (size_t i = 0; i < job->stage_count; i++) {
         pcomm_proc *proc = job->stages[i].proc;
@@ -89,7 +104,7 @@ void pcomm__job_abort(pcomm_job *job, int error)
     if (job->in_open)
         pcomm__inchan_close(&job->in);
     pcomm_job_close_outputs(job, false);
-    pcomm__job_signal(job, SIGKILL);
+    pcomm__job_signal(job, SIGKILL, PCOMM_REASON_ABORT);
     pcomm_job_maybe_finish(job);
 }
 
@@ -143,8 +158,9 @@ static void pcomm_job_on_linger(struct pcomm__timer *t)
 {
     pcomm_job *job = pcomm__container_of(t, pcomm_job, linger_timer);
     job->flags |= PCOMM_JOB_TRUNCATED;
+    pcomm_job_emit(job, (pcomm_event){.kind = PCOMM_EVENT_LINGER});
     /* Descendants still hold the output: stop reading, and end them with their groups. */
-    pcomm__job_signal(job, SIGKILL);
+    pcomm__job_signal(job, SIGKILL, PCOMM_REASON_LINGER);
     pcomm_job_close_outputs(job, true);
     pcomm_job_finish(job);
 }
@@ -165,6 +181,7 @@ static void pcomm_job_stage_exited(struct pcomm__jstage *stage)
     pcomm_job *job = stage->job;
     stage->exited = true;
     job->exited_count++;
+    pcomm_job_emit(job, (pcomm_event){.kind = PCOMM_EVENT_STAGE_END, .stage = (int)stage->index});
     pcomm__watch_stop(job->loop, &stage->exit_watch);
     pcomm__timer_stop(job->loop, &stage->exit_poll_timer);
     if (stage->index == 0 && job->in_open)
@@ -221,16 +238,16 @@ static void pcomm_job_on_kill(struct pcomm__timer *t)
 {
     pcomm_job *job = pcomm__container_of(t, pcomm_job, kill_timer);
     job->flags |= PCOMM_JOB_KILLED;
-    pcomm__job_signal(job, SIGKILL);
+    pcomm__job_signal(job, SIGKILL, PCOMM_REASON_GRACE);
 }
 
 static void pcomm_job_on_timeout(struct pcomm__timer *t)
 {
     pcomm_job *job = pcomm__container_of(t, pcomm_job, timeout_timer);
     job->flags |= PCOMM_JOB_TIMED_OUT;
-    pcomm__job_signal(job, job->timeout_sig);
+    pcomm__job_signal(job, job->timeout_sig, PCOMM_REASON_TIMEOUT);
     if (job->timeout_sig != SIGKILL && job->timeout_sig != SIGCONT)
-        pcomm__job_signal(job, SIGCONT); /* a stopped child must see the signal */
+        pcomm__job_signal(job, SIGCONT, 0); /* a stopped child must see the signal */
     if (job->grace_ms >= 0 && job->timeout_sig != SIGKILL)
         pcomm__timer_start(job->loop, &job->kill_timer,
                            pcomm__now_ns() + (int64_t)job->grace_ms * PCOMM__NS_PER_MS);

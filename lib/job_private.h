@@ -51,6 +51,8 @@ struct pcomm_job {
     int timeout_ms, timeout_sig, grace_ms, linger_ms;
     pcomm_done_fn done_fn;
     void *done_userdata;
+    pcomm_event_fn event_fn;
+    void *event_userdata;
     /* running */
     struct pcomm__outchan out[3];
     bool out_open[3];
@@ -76,6 +78,8 @@ int pcomm__job_merged_line(void *userdata, const pcomm_line *line);
 int pcomm__job_watch_exits(pcomm_job *job);
 void pcomm__job_stop(pcomm_job *job);
 void pcomm__job_abort(pcomm_job *job, int error);
-int pcomm__job_signal(pcomm_job *job, int sig);
+/* Signal every stage; reason (PCOMM_REASON_*, or 0 for a follow-up like SIGCONT) is reported
+ * to the event callback. */
+int pcomm__job_signal(pcomm_job *job, int sig, int reason);
 
 #endif

@@ -409,6 +409,7 @@ static int pcomm_spawn_prepared(const pcomm_cmd *cmd, pid_t join_pgid, struct pc
     if (proc->pidfd < 0)
         proc->pidfd = -1;
     proc->status.pid = proc->pid;
+    proc->status.start_ns = proc->start_ns;
     pcomm_proc_adopt_ends(proc, st);
     *procp = proc;
     return 0;

@@ -44,6 +44,10 @@ struct cli_opts {
     int64_t kill_after_ms; /* -k, -1 = never */
     int64_t linger_ms;     /* --linger */
     bool preserve_status;
+    /* reporting */
+    const char *json;  /* -j */
+    const char *trace; /* --trace */
+    const char *lock;  /* --lock */
 };
 
 /* Parse argv into opts. Returns -1 to continue, or an exit status for main to return (after
@@ -61,10 +65,33 @@ int cli_parse_duration_ms(const char *s, int64_t *ms);
 int cli_parse_size(const char *s, uint64_t *bytes);
 int cli_parse_signal(const char *s, int *sig);
 
+/* ---- --lock (lock.c) and the status line (status.c) ------------------------------------------ */
+
+/* Take an exclusive flock on path, waiting until deadline_ns (0 = forever). Returns 0 with the
+ * close-on-exec descriptor in *fdp, or an exit status after reporting (124 when the deadline
+ * passed, 125 on errors). */
+int cli_lock(const char *path, int64_t deadline_ns, int *fdp);
+
+struct cli_status {
+    bool enabled;
+    bool drawn;
+    int64_t start_ns, last_ns;
+};
+
+/* Whether the status line is wanted: stderr is a terminal and the output is not shown live. */
+bool cli_status_wanted(const struct cli_opts *opts);
+void cli_status_draw(struct cli_status *st, pcomm_job *job, bool force);
+void cli_status_erase(struct cli_status *st);
+
 /* ---- live output and --tail (output.c) ------------------------------------------------------ */
+
+struct cli_report;
 
 struct cli_output {
     const struct cli_opts *opts;
+    struct cli_report *report; /* --trace keeps the lines */
+    bool count;                /* pump every stream so that its bytes are counted */
+    int null_fd;               /* where counted-but-discarded output goes */
     int64_t start_ns;
     bool line_start[3];    /* the next piece on this stream starts a line */
     bool live_lines[3];    /* print this stream line by line (with -T / --prefix) */

@@ -1,11 +1,11 @@
-/* demos/pcomm/main.c - the pcomm command: run a command as a pcomm_job on a loop that main
- * drives itself (next to a signalfd, to forward signals), and exit with its status.
- * SPDX-License-Identifier: MIT */
+/* demos/pcomm/main.c - the pcomm command: run a command or a pipeline as a pcomm_job on a loop
+ * that main drives itself (next to a signalfd, to forward signals), report, and exit with its
+ * status. SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +14,23 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+/* Everything one run of pcomm holds. */
+struct cli_run {
+    const struct cli_opts *opts;
+    pcomm_job *job;
+    pcomm_loop *loop;
+    struct cli_output out;
+    struct cli_report report;
+    struct cli_status status_line;
+    char **names; /* the stages' programs, to name the one that fails to start */
+    int sfd;
+    int lock_fd;
+    int64_t timeout_ms; /* what is left of --timeout after waiting for --lock */
+};
 
 /* Apply -I, -E, -U, -C and --foreground to one stage. */
 static int configure_stage(const struct cli_opts *opts, pcomm_cmd *cmd)
@@ -67,15 +82,38 @@ static int build_stages(const struct cli_opts *opts, pcomm_pipeline **stagesp)
     return 0;
 }
 
-/* Input and time limits of the job (outputs: output.c). */
-static int configure_job(const struct cli_opts *opts, pcomm_job *job)
+/* ---- events: -v lines and report marks --------------------------------------------------- */
+
+static void on_event(void *userdata, const pcomm_event *ev)
 {
-    int r = 0;
-    if (opts->input)
+    struct cli_run *run = userdata;
+    if (ev->kind == PCOMM_EVENT_LINGER) {
+        cli_verbose(run->opts, "linger: descendants still hold the output; stop reading");
+        return;
+    }
+    if (ev->kind != PCOMM_EVENT_SIGNAL)
+        return;
+    static const char *const why[] = {NULL,     "timeout", "kill-after",
+                                      "linger", "abort",   "forwarded"};
+    const char *reason = ev->reason > 0 && ev->reason <= 5 ? why[ev->reason] : "signal";
+    cli_report_mark(&run->report, ev->sig, reason);
+    cli_verbose(run->opts, "%s: SIG%s to %s %d", reason, sigabbrev_np(ev->sig),
+                ev->group ? "group" : "process", ev->target);
+}
+
+/* ---- setting up ------------------------------------------------------------------------------ */
+
+/* Input, time limits and events of the job (outputs: output.c). */
+static int configure_job(struct cli_run *run)
+{
+    const struct cli_opts *opts = run->opts;
+    pcomm_job *job = run->job;
+    int r = pcomm_job_on_event(job, on_event, run);
+    if (r == 0 && opts->input)
         r = strcmp(opts->input, "-") ? pcomm_job_input_file(job, opts->input)
                                      : pcomm_job_input_fd(job, 0);
-    if (r == 0 && opts->timeout_ms > 0)
-        r = pcomm_job_set_timeout(job, (int)opts->timeout_ms, opts->timeout_sig,
+    if (r == 0 && run->timeout_ms > 0)
+        r = pcomm_job_set_timeout(job, (int)run->timeout_ms, opts->timeout_sig,
                                   (int)opts->kill_after_ms);
     if (r == 0)
         r = pcomm_job_set_linger(job, (int)opts->linger_ms);
@@ -125,31 +163,31 @@ static int forward_signals_setup(sigset_t *old)
     return fd >= 0 ? fd : -errno;
 }
 
-static void forward_pending(int sfd, pcomm_job *job, const struct cli_opts *opts)
+/* ---- running --------------------------------------------------------------------------------- */
+
+static void forward_pending(struct cli_run *run)
 {
     struct signalfd_siginfo si;
-    while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        cli_verbose(opts, "forwarding SIG%s to %s %d", sigabbrev_np((int)si.ssi_signo),
-                    opts->foreground ? "process" : "group",
-                    pcomm_proc_pid(pcomm_job_stage_proc(job, 0)));
-        pcomm_job_kill(job, (int)si.ssi_signo);
-    }
+    while (read(run->sfd, &si, sizeof si) == (ssize_t)sizeof si)
+        pcomm_job_kill(run->job, (int)si.ssi_signo); /* reported through on_event */
 }
 
-/* Drive the job's loop next to the signalfd until the job ends. */
-static int supervise(pcomm_loop *loop, pcomm_job *job, int sfd, const struct cli_opts *opts)
+/* Drive the job's loop next to the signalfd until the job ends, redrawing the status line. */
+static int supervise(struct cli_run *run)
 {
-    while (pcomm_loop_active(loop) > 0) {
-        struct pollfd pfd[2] = {{.fd = pcomm_loop_fd(loop), .events = POLLIN},
-                                {.fd = sfd, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+    while (pcomm_loop_active(run->loop) > 0) {
+        struct pollfd pfd[2] = {{.fd = pcomm_loop_fd(run->loop), .events = POLLIN},
+                                {.fd = run->sfd, .events = POLLIN}};
+        if (poll(pfd, 2, run->status_line.enabled ? 100 : -1) < 0 && errno != EINTR)
             return -errno;
         if (pfd[1].revents)
-            forward_pending(sfd, job, opts);
-        int r = pcomm_loop_step(loop, 0);
+            forward_pending(run);
+        int r = pcomm_loop_step(run->loop, 0);
         if (r < 0)
             return r;
+        cli_status_draw(&run->status_line, run->job, false);
     }
+    cli_status_erase(&run->status_line);
     return 0;
 }
 
@@ -177,43 +215,29 @@ static void describe_end(pcomm_job *job, int code, char *buf, size_t cap)
 }
 
 /* The CLI's exit status for a job that ran. */
-static int exit_status(const struct cli_opts *opts, pcomm_job *job, struct cli_output *out)
+static int exit_status(struct cli_run *run)
 {
+    pcomm_job *job = run->job;
     unsigned flags = pcomm_job_flags(job);
     int error = pcomm_job_error(job);
     int code = pcomm_job_exit_code(job); /* a pipeline: pipefail */
     char how[64];
     describe_end(job, code, how, sizeof how);
-    if (error == -EPIPE && out->write_error == -EPIPE)
+    if (error == -EPIPE && run->out.write_error == -EPIPE)
         return 128 + SIGPIPE; /* our reader went away: end quietly, as the child would have */
     if (error) {
         cli_error("%s", pcomm_strerror(error));
+        run->report.pcomm_error = error;
         return CLI_EXIT_FAILURE;
     }
     if (flags & PCOMM_JOB_TRUNCATED)
-        cli_verbose(opts, "output may be incomplete: descendants still held it after --linger");
-    cli_verbose(opts, "command ended: %s", how);
-    cli_output_tail(out, code != 0 || (flags & PCOMM_JOB_TIMED_OUT), how);
-    if ((flags & PCOMM_JOB_TIMED_OUT) && !opts->preserve_status)
+        cli_verbose(run->opts,
+                    "output may be incomplete: descendants still held it after --linger");
+    cli_verbose(run->opts, "command ended: %s", how);
+    cli_output_tail(&run->out, code != 0 || (flags & PCOMM_JOB_TIMED_OUT), how);
+    if ((flags & PCOMM_JOB_TIMED_OUT) && !run->opts->preserve_status)
         return CLI_EXIT_TIMEOUT;
     return code < 0 ? CLI_EXIT_FAILURE : code;
-}
-
-/* The names of the stages' programs, kept to name the one that fails to start. */
-static char **stage_names(pcomm_pipeline *stages)
-{
-    size_t n = pcomm_pipeline_length(stages);
-    char **names = calloc(n + 1, sizeof *names);
-    for (size_t i = 0; names && i < n; i++)
-        names[i] = strdup(pcomm_cmd_argv(pcomm_pipeline_cmd(stages, i), 0));
-    return names;
-}
-
-static void free_names(char **names)
-{
-    for (size_t i = 0; names && names[i]; i++)
-        free(names[i]);
-    free(names);
 }
 
 static void say_started(const struct cli_opts *opts, pcomm_job *job)
@@ -226,53 +250,125 @@ static void say_started(const struct cli_opts *opts, pcomm_job *job)
     }
 }
 
-static int run(const struct cli_opts *opts, pcomm_pipeline *stages)
+/* The names of the stages' programs, kept to name the one that fails to start. */
+static char **stage_names(pcomm_pipeline *stages)
 {
-    pcomm_job *job = NULL;
-    pcomm_loop *loop = NULL;
-    struct cli_output out = {0};
-    char **names = stage_names(stages);
-    sigset_t old_mask;
-    int sfd = forward_signals_setup(&old_mask);
-    int r = sfd < 0 ? sfd : names ? 0 : -ENOMEM;
-    bool reported = false; /* output files report their own errors, naming the file */
-    if (r == 0 && (r = cli_output_plan(&out, opts, stages)) < 0)
-        reported = true;
-    if (r == 0 && (r = pcomm_job_new_pipeline(&job, stages)) == 0)
-        stages = NULL; /* the job has it */
-    if (r == 0)
-        r = cli_output_attach(&out, job);
-    if (r == 0)
-        r = configure_job(opts, job);
-    if (r == 0)
-        r = pcomm_loop_new(&loop);
-    int status;
+    size_t n = pcomm_pipeline_length(stages);
+    char **names = calloc(n + 1, sizeof *names);
+    for (size_t i = 0; names && i < n; i++)
+        names[i] = strdup(pcomm_cmd_argv(pcomm_pipeline_cmd(stages, i), 0));
+    return names;
+}
+
+/* Set up the outputs and the job (the job takes stages). Returns 0, or an exit status. */
+static int prepare(struct cli_run *run, pcomm_pipeline *stages)
+{
+    const struct cli_opts *opts = run->opts;
+    run->out.report = opts->trace ? &run->report : NULL;
+    run->out.count = opts->json || run->status_line.enabled;
+    int r = cli_output_plan(&run->out, opts, stages);
     if (r < 0) {
-        if (!reported)
-            cli_error("cannot set up the command: %s", pcomm_strerror(r));
-        status = CLI_EXIT_FAILURE;
-    } else if ((r = pcomm_job_start(job, loop)) < 0) {
-        status = report_start_error(opts, names[pcomm_job_failed_stage(job)], r);
-    } else {
-        say_started(opts, job);
-        r = supervise(loop, job, sfd, opts);
-        if (r < 0) {
-            cli_error("event loop failed: %s", pcomm_strerror(r));
-            status = CLI_EXIT_FAILURE;
-        } else {
-            status = exit_status(opts, job, &out);
-            /* The command's own failure still produces the files; pcomm's does not. */
-            if (cli_output_finish(&out, pcomm_job_error(job) == 0) < 0)
-                status = CLI_EXIT_FAILURE;
-        }
+        pcomm_pipeline_free(stages);
+        return CLI_EXIT_FAILURE; /* reported, naming the file */
     }
-    pcomm_job_free(job);
-    pcomm_pipeline_free(stages);
-    pcomm_loop_free(loop);
-    cli_output_free(&out);
-    free_names(names);
-    if (sfd >= 0)
-        close(sfd);
+    if ((r = pcomm_job_new_pipeline(&run->job, stages)) < 0)
+        pcomm_pipeline_free(stages);
+    if (r == 0)
+        r = cli_output_attach(&run->out, run->job);
+    if (r == 0)
+        r = configure_job(run);
+    if (r == 0)
+        r = pcomm_loop_new(&run->loop);
+    if (r < 0) {
+        cli_error("cannot set up the command: %s", pcomm_strerror(r));
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int execute(struct cli_run *run)
+{
+    int r = pcomm_job_start(run->job, run->loop);
+    if (r < 0) {
+        run->report.start_error = r;
+        return report_start_error(run->opts, run->names[pcomm_job_failed_stage(run->job)], r);
+    }
+    say_started(run->opts, run->job);
+    run->status_line.start_ns = pcomm_now_ns();
+    if ((r = supervise(run)) < 0) {
+        cli_error("event loop failed: %s", pcomm_strerror(r));
+        run->report.pcomm_error = r;
+        return CLI_EXIT_FAILURE;
+    }
+    int status = exit_status(run);
+    /* The command's own failure still produces the files; pcomm's does not. */
+    bool commit = pcomm_job_error(run->job) == 0;
+    if (cli_output_finish(&run->out, commit) < 0) {
+        run->report.pcomm_error = -EIO;
+        return CLI_EXIT_FAILURE;
+    }
+    run->report.outputs_committed = commit;
+    return status;
+}
+
+/* Wait for --lock; what the wait took comes off --timeout. Returns 0 or an exit status. */
+static int take_lock(struct cli_run *run)
+{
+    const struct cli_opts *opts = run->opts;
+    run->timeout_ms = opts->timeout_ms;
+    if (!opts->lock)
+        return 0;
+    int64_t start = pcomm_now_ns();
+    int64_t deadline = opts->timeout_ms > 0 ? start + opts->timeout_ms * 1000000 : 0;
+    int status = cli_lock(opts->lock, deadline, &run->lock_fd);
+    if (status == 0 && opts->timeout_ms > 0) {
+        int64_t waited_ms = (pcomm_now_ns() - start) / 1000000;
+        run->timeout_ms = opts->timeout_ms - waited_ms > 1 ? opts->timeout_ms - waited_ms : 1;
+        cli_verbose(opts, "lock '%s' taken after %lld ms", opts->lock, (long long)waited_ms);
+    }
+    return status;
+}
+
+static void write_reports(struct cli_run *run, int status)
+{
+    run->report.status = status;
+    run->report.end_ns = pcomm_now_ns();
+    if (run->opts->json &&
+        cli_report_json(&run->report, run->job, &run->out, run->opts->json) < 0 && status == 0)
+        status = CLI_EXIT_FAILURE;
+    if (run->opts->trace)
+        cli_report_trace(&run->report, run->job, run->opts->trace);
+}
+
+static int run_stages(struct cli_run *run, pcomm_pipeline *stages)
+{
+    sigset_t old_mask;
+    run->sfd = forward_signals_setup(&old_mask);
+    run->names = stage_names(stages);
+    run->status_line.enabled = cli_status_wanted(run->opts);
+    int status = take_lock(run);
+    if (status == 0 && (run->sfd < 0 || !run->names)) {
+        cli_error("cannot set up: %s", strerror(run->sfd < 0 ? -run->sfd : ENOMEM));
+        status = CLI_EXIT_FAILURE;
+    }
+    if (status == 0)
+        status = prepare(run, stages);
+    else
+        pcomm_pipeline_free(stages);
+    if (status == 0)
+        status = execute(run);
+    if (run->job) /* from the start on, a report is due even when pcomm failed */
+        write_reports(run, status);
+    pcomm_job_free(run->job);
+    pcomm_loop_free(run->loop);
+    cli_output_free(&run->out);
+    for (size_t i = 0; run->names && run->names[i]; i++)
+        free(run->names[i]);
+    free(run->names);
+    if (run->sfd >= 0)
+        close(run->sfd);
+    if (run->lock_fd >= 0)
+        close(run->lock_fd); /* releases the lock: the command has ended */
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
     return status;
 }
@@ -293,7 +389,11 @@ int main(int argc, char **argv)
         cli_opts_free(&opts);
         return CLI_EXIT_FAILURE;
     }
-    status = run(&opts, stages);
+    struct cli_run run = {.opts = &opts, .sfd = -1, .lock_fd = -1};
+    cli_report_init(&run.report, &opts);
+    run.out.null_fd = -1;
+    status = run_stages(&run, stages);
+    cli_report_free(&run.report);
     cli_opts_free(&opts);
     return status;
 }

@@ -72,6 +72,9 @@ static void usage(FILE *out)
           "      --preserve-status      exit with the command's status even when it timed out\n"
           "\n"
           "Reporting:\n"
+          "  -j, --json=FILE            write a JSON summary when done (- = stdout)\n"
+          "      --trace=FILE           write a Chrome trace-event timeline (Perfetto)\n"
+          "      --lock=FILE            hold an exclusive flock on FILE while the command runs\n"
           "  -v, --verbose              say on stderr what pcomm does\n"
           "  -h, --help                 show this help and exit\n"
           "  -V, --version              show the version and exit\n"
@@ -103,6 +106,8 @@ enum {
     OPT_SPOOL_MAX,
     OPT_LINGER,
     OPT_PRESERVE_STATUS,
+    OPT_TRACE,
+    OPT_LOCK,
 };
 
 static const struct option long_options[] = {
@@ -127,6 +132,9 @@ static const struct option long_options[] = {
     {"kill-after", required_argument, NULL, 'k'},
     {"linger", required_argument, NULL, OPT_LINGER},
     {"preserve-status", no_argument, NULL, OPT_PRESERVE_STATUS},
+    {"json", required_argument, NULL, 'j'},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"lock", required_argument, NULL, OPT_LOCK},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -210,6 +218,9 @@ static int parse_one(int c, char **argv, struct cli_opts *opts)
     case 'T': opts->timestamps = true; return -1;
     case OPT_PREFIX: opts->prefix = optarg; return -1;
     case OPT_PRESERVE_STATUS: opts->preserve_status = true; return -1;
+    case 'j': opts->json = optarg; return -1;
+    case OPT_TRACE: opts->trace = optarg; return -1;
+    case OPT_LOCK: opts->lock = optarg; return -1;
     case 'v': opts->verbose++; return -1;
     case 'h': usage(stdout); return 0;
     case 'V': printf("pcomm %s\n", pcomm_version()); return 0;
@@ -233,7 +244,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *opts)
     opts->spool_max = 8 << 20;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:o:e:mqTt:s:k:vhV", long_options, NULL)) !=
+    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:o:e:mqTt:s:k:j:vhV", long_options, NULL)) !=
            -1) {
         int status = parse_one(c, argv, opts);
         if (status >= 0)

@@ -3,12 +3,14 @@
  * forwarding, and the --tail record. SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 
 static int write_all(int fd, const char *p, size_t len)
 {
@@ -56,6 +58,8 @@ static int print_live(struct cli_output *out, const pcomm_line *line)
 static int on_line(void *userdata, const pcomm_line *line)
 {
     struct cli_output *out = userdata;
+    if (out->report)
+        cli_report_line(out->report, line);
     if (out->tail) {
         int r = pcomm_spool_write(out->tail, line->data, line->len);
         if (r == 0 && (line->flags & PCOMM_LINE_NO_EOL))
@@ -101,8 +105,13 @@ static int open_output(struct cli_output *out, int s)
 
 int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_pipeline *stages)
 {
+    struct cli_report *report = out->report;
+    bool count = out->count;
     memset(out, 0, sizeof *out);
     out->opts = opts;
+    out->report = report;
+    out->count = count;
+    out->null_fd = -1;
     out->start_ns = pcomm_now_ns();
     int r = 0;
     if (opts->tail_lines)
@@ -115,11 +124,14 @@ int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_p
         out->live[s] = live;
         out->live_lines[s] = live && (opts->timestamps || opts->prefix);
         out->line_start[s] = true;
-        out->pumped[s] = out->live_lines[s] || out->tail || file;
+        out->pumped[s] = out->live_lines[s] || out->tail || file || out->count || out->report;
         if (file)
             r = open_output(out, s);
         else if (!out->pumped[s] && !live)
             r = discard_stream(stages, s);
+        else if (out->pumped[s] && !live && out->null_fd < 0 &&
+                 (out->null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+            r = -errno;
     }
     return r;
 }
@@ -131,12 +143,14 @@ int cli_output_attach(struct cli_output *out, pcomm_job *job)
     for (int s = PCOMM_STDOUT; r == 0 && s <= (o->merge ? 1 : 2); s++) {
         if (!out->pumped[s])
             continue;
-        if (out->live_lines[s] || out->tail)
+        if (out->live_lines[s] || out->tail || out->report)
             r = pcomm_job_on_line(job, s, on_line, out, 0);
         if (r == 0 && out->live[s] && !out->live_lines[s])
             r = pcomm_job_forward(job, s, s); /* raw live output */
         if (r == 0 && out->file[s])
             r = pcomm_job_forward(job, s, pcomm_atomic_fd(out->file[s]));
+        if (r == 0 && !out->live[s] && !out->file[s] && !out->report && !out->tail)
+            r = pcomm_job_forward(job, s, out->null_fd); /* counted, then discarded */
     }
     return r;
 }
@@ -179,6 +193,9 @@ void cli_output_free(struct cli_output *out)
 {
     pcomm_spool_free(out->tail);
     out->tail = NULL;
+    if (out->null_fd >= 0)
+        close(out->null_fd);
+    out->null_fd = -1;
     if (out->file[2] != out->file[1])
         pcomm_atomic_free(out->file[2]); /* aborts a file that was not committed */
     pcomm_atomic_free(out->file[1]);

@@ -43,7 +43,8 @@ typedef struct pcomm_status {
     int64_t user_ns;     /* CPU time of the child and its reaped descendants, from wait4/waitid */
     int64_t sys_ns;      /* system CPU time, likewise */
     int64_t max_rss_kib; /* maximum resident set size in KiB, likewise */
-    int64_t reserved[4];
+    int64_t start_ns;    /* CLOCK_MONOTONIC time just before the spawn (pcomm_now_ns()) */
+    int64_t reserved[3];
 } pcomm_status;
 
 /* Start cmd. On success *procp owns the running child. Before anything is started the command is

@@ -64,6 +64,29 @@ typedef struct pcomm_line {
  * valid only during the call. */
 typedef int (*pcomm_line_fn)(void *userdata, const pcomm_line *line);
 
+/* Something the job did or saw, for logs and traces (pcomm_job_on_event()). */
+typedef struct pcomm_event {
+    int kind;        /* PCOMM_EVENT_* */
+    int reason;      /* PCOMM_EVENT_SIGNAL: PCOMM_REASON_* */
+    int sig;         /* PCOMM_EVENT_SIGNAL: the signal sent */
+    int stage;       /* PCOMM_EVENT_STAGE_END: which stage ended */
+    int target;      /* PCOMM_EVENT_SIGNAL: the first stage's pid (its group when group == 1) */
+    int group;       /* PCOMM_EVENT_SIGNAL: 1 when process groups were signalled */
+    int64_t time_ns; /* CLOCK_MONOTONIC */
+} pcomm_event;
+
+#define PCOMM_EVENT_SIGNAL    1 /* the job signalled its stages */
+#define PCOMM_EVENT_STAGE_END 2 /* a stage ended: see pcomm_job_stage_status() */
+#define PCOMM_EVENT_LINGER    3 /* linger ran out: output cut, process groups killed */
+
+#define PCOMM_REASON_TIMEOUT 1 /* the timeout's signal */
+#define PCOMM_REASON_GRACE   2 /* SIGKILL after the grace period */
+#define PCOMM_REASON_LINGER  3 /* SIGKILL to descendants still holding the output */
+#define PCOMM_REASON_ABORT   4 /* SIGKILL after a callback or output error */
+#define PCOMM_REASON_REQUEST 5 /* pcomm_job_kill() */
+
+typedef void (*pcomm_event_fn)(void *userdata, const pcomm_event *event);
+
 /* Called once when a job has ended (from the loop; see pcomm_job_on_done()). */
 typedef void (*pcomm_done_fn)(void *userdata, pcomm_job *job);
 
@@ -131,6 +154,10 @@ PCOMM_API int pcomm_job_set_linger(pcomm_job *job, int linger_ms);
 /* Call fn when the job has ended (from pcomm_loop_step()). Returns 0 or -EBUSY. */
 PCOMM_API int pcomm_job_on_done(pcomm_job *job, pcomm_done_fn fn, void *userdata);
 
+/* Call fn for every signal the job sends, every stage that ends and a linger that runs out, as
+ * they happen (from the loop, or from pcomm_job_kill()). Returns 0 or -EBUSY. */
+PCOMM_API int pcomm_job_on_event(pcomm_job *job, pcomm_event_fn fn, void *userdata);
+
 /* ---- running -------------------------------------------------------------------------------- */
 
 /* Spawn the child and put the job on loop, or on a private loop of the job's when loop is NULL
@@ -190,11 +217,13 @@ PCOMM_API int pcomm_job_status(const pcomm_job *job, pcomm_status *st);
  * job ended or when the deciding status is unknown. */
 PCOMM_API int pcomm_job_exit_code(const pcomm_job *job);
 
-/* The number of stages (1 for a single command), and stage i's status, child and separately
- * captured stderr (PCOMM_STDERR_SEPARATE; NULL otherwise). */
+/* The number of stages (1 for a single command), and stage i's status, child, command (as the
+ * job runs it, with its stdio set) and separately captured stderr (PCOMM_STDERR_SEPARATE; NULL
+ * otherwise). Out-of-range i gives -EINVAL or NULL. */
 PCOMM_API size_t pcomm_job_stage_count(const pcomm_job *job);
 PCOMM_API int pcomm_job_stage_status(const pcomm_job *job, size_t i, pcomm_status *st);
 PCOMM_API pcomm_proc *pcomm_job_stage_proc(const pcomm_job *job, size_t i);
+PCOMM_API const pcomm_cmd *pcomm_job_stage_cmd(const pcomm_job *job, size_t i);
 PCOMM_API pcomm_spool *pcomm_job_stage_output(const pcomm_job *job, size_t i);
 
 /* After pcomm_job_start() failed to spawn a stage: its index (0 for a single command), so that
