@@ -235,12 +235,29 @@ def spool_groups(build, quick):
     return groups
 
 
+def pipeline_groups(build, quick):
+    b = os.path.join(build, "tests/bench")
+    total = str((32 if quick else 256) << 20)
+    env = {"PIPE_WRITER": os.path.join(b, "pipe_writer")}
+    groups = []
+    for place, cpus in (("unpinned", None), ("same CPU", "0")):
+        v = [Variant("sh -c 'w | cat | cat | cat'", [f"{b}/bench_pipeline", "sh", total], env,
+                     "GB/s"),
+             Variant("pcomm pipeline", [f"{b}/bench_pipeline", "pcomm", total], env, "GB/s")]
+        groups.append(Group(f"{int(total) >> 20} MiB through cat | cat | cat, {place}", v,
+                            "sh -c 'w | cat | cat | cat'",
+                            [("pcomm pipeline", "sh -c 'w | cat | cat | cat'", 0.95,
+                              "pcomm >= 0.95x the shell")], cpus=cpus))
+    return groups
+
+
 BENCHMARKS = {
     "spawn": spawn_groups,
     "capture": capture_groups,
     "comm": comm_groups,
     "many": many_groups,
     "spool": spool_groups,
+    "pipeline": pipeline_groups,
 }
 
 
