@@ -29,27 +29,6 @@ static bool pcomm_is_regular(int fd)
     return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Write all of buf to a caller's descriptor, which should be blocking; one that was left
- * non-blocking is waited for rather than spun on. */
-int pcomm__write_out(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = pcomm__write(fd, buf, len);
-        if (n == -EAGAIN) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            int r = pcomm__poll_until(&pfd, 1, PCOMM__NO_DEADLINE);
-            if (r < 0)
-                return r;
-            continue;
-        }
-        if (n < 0)
-            return (int)n;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* ---- output channels ----------------------------------------------------------------------- */
 
 static bool pcomm_only_spool(const struct pcomm__sinks *s)
@@ -92,7 +71,7 @@ static int pcomm_outchan_deliver(struct pcomm__outchan *ch, const char *data, si
     if (r == 0 && s->spool)
         r = pcomm_spool_write(s->spool, data, n);
     for (size_t i = 0; r == 0 && i < s->fd_count; i++)
-        r = pcomm__write_out(s->fds[i], data, n);
+        r = pcomm__write_all_wait(s->fds[i], data, n);
     if (r == 0 && s->line_fn)
         r = pcomm__lines_feed(&ch->lines, ch->stream, data, n, pcomm__now_ns());
     return r;

@@ -84,9 +84,6 @@ void pcomm__outchan_discard(struct pcomm__outchan *ch);
 /* Release memory (after close). */
 void pcomm__outchan_free(struct pcomm__outchan *ch);
 
-/* Write all of buf to a caller's descriptor, waiting (not spinning) if it is non-blocking. */
-int pcomm__write_out(int fd, const char *buf, size_t len);
-
 enum pcomm__in_kind { PCOMM__IN_NONE = 0, PCOMM__IN_BYTES, PCOMM__IN_FD, PCOMM__IN_FILE };
 
 struct pcomm__inchan {

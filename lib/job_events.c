@@ -143,9 +143,9 @@ int pcomm__job_merged_line(void *userdata, const pcomm_line *line)
     if (r == 0 && s->spool)
         r = pcomm_spool_write(s->spool, line->data, line->len);
     for (size_t i = 0; r == 0 && i < s->fd_count; i++) {
-        r = pcomm__write_out(s->fds[i], tag, tag_len);
+        r = pcomm__write_all_wait(s->fds[i], tag, tag_len);
         if (r == 0)
-            r = pcomm__write_out(s->fds[i], line->data, line->len);
+            r = pcomm__write_all_wait(s->fds[i], line->data, line->len);
     }
     if (r == 0 && s->line_fn)
         r = s->line_fn(s->line_userdata, line);

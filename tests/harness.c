@@ -128,6 +128,33 @@ static int pt_children(pid_t *pids, char *states, int max)
     return n;
 }
 
+char pt_proc_state(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return '-';
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return '-';
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p ? p[2] : '?';
+}
+
+bool pt_wait_dead(int pid)
+{
+    for (int i = 0; i < 200; i++) {
+        char st = pt_proc_state(pid);
+        if (st == '-' || st == 'Z')
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
 int pt_count_children(int *zombies)
 {
     pid_t pids[256];

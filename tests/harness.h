@@ -64,6 +64,12 @@ char *pt_capture(pcomm_cmd *cmd, size_t *lenp, pcomm_status *st);
 /* Number of direct children of this process; *zombies gets how many of them are zombies. */
 int pt_count_children(int *zombies);
 
+/* The state letter of process pid from /proc (R, S, Z, ...), or '-' when it is gone. */
+char pt_proc_state(int pid);
+
+/* Whether pid is dead: gone, or a zombie waiting to be reaped. Waits up to 2 s for it. */
+bool pt_wait_dead(int pid);
+
 /* The number of open descriptors of this process. */
 int pt_count_fds(void);
 

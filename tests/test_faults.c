@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,46 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PT_FAIL_MALLOC 0 /* ASan owns malloc */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PT_FAIL_MALLOC 0
-#endif
-#endif
-#ifndef PT_FAIL_MALLOC
-#define PT_FAIL_MALLOC 1
-#endif
-
-static int fp_countdown;      /* 0 = disarmed; otherwise the call number that fails */
-static int fp_calls;          /* instrumented calls since arming */
-static const char *fp_failed; /* which function failed, or NULL */
-
-static void fp_arm(int n)
-{
-    fp_calls = 0;
-    fp_failed = NULL;
-    fp_countdown = n;
-}
-
-static bool fp_disarm(void)
-{
-    fp_countdown = 0;
-    return fp_failed != NULL;
-}
-
-/* True when this call must fail. */
-static bool fp_hit(const char *name)
-{
-    if (!fp_countdown || fp_failed)
-        return false;
-    if (++fp_calls < fp_countdown)
-        return false;
-    fp_failed = name;
-    return true;
-}
-
-#define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+#include "failpoint.h"
 
 int pipe2(int fds[2], int flags)
 {
@@ -194,7 +154,7 @@ static void test_spawn_every_failure(void **state)
     int fds = pt_count_fds(), failures = 0, tolerated = 0;
     for (int n = 1; n < 1000; n++) {
         pcomm_proc *proc = NULL;
-        fp_arm(n);
+        fp_arm(n, NULL);
         int r = pcomm_spawn(cmd, &proc);
         const char *failed = fp_failed;
         bool fired = fp_disarm();
@@ -231,7 +191,7 @@ static void test_cmd_setters_under_enomem(void **state)
         skip();
     for (int n = 1;; n++) {
         pcomm_cmd *cmd = NULL, *copy = NULL;
-        fp_arm(n);
+        fp_arm(n, NULL);
         int r = pcomm_cmd_new(&cmd);
         if (r == 0)
             r = pcomm_cmd_arg(cmd, "prog");

@@ -100,20 +100,6 @@ static void test_child_signal_state_is_default(void **state)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static char proc_state(int pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return '-';
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    return p ? p[2] : '?';
-}
-
 static void test_group_kill_reaches_grandchild(void **state)
 {
     (void)state;
@@ -130,9 +116,7 @@ static void test_group_kill_reaches_grandchild(void **state)
     assert_int_equal(ppid, getpid());
     PT_OK(pcomm_proc_kill(proc, SIGKILL));
     PT_OK(pcomm_proc_wait(proc, 5000));
-    for (int i = 0; i < 200 && strchr("-Z", proc_state(grandchild)) == NULL; i++)
-        usleep(10000);
-    assert_non_null(strchr("-Z", proc_state(grandchild)));
+    assert_true(pt_wait_dead(grandchild));
     pcomm_proc_free(proc);
     pcomm_cmd_free(cmd);
 }
@@ -227,9 +211,7 @@ static void test_free_running_kills_group(void **state)
     assert_true(pt_read_lines(pcomm_proc_fd(proc, 1), buf, sizeof buf, 1) > 0);
     int grandchild = atoi(buf);
     pcomm_proc_free(proc);
-    for (int i = 0; i < 200 && strchr("-Z", proc_state(grandchild)) == NULL; i++)
-        usleep(10000);
-    assert_non_null(strchr("-Z", proc_state(grandchild)));
+    assert_true(pt_wait_dead(grandchild));
     pcomm_cmd_free(cmd);
 }
 

@@ -10,57 +10,23 @@
 #define _GNU_SOURCE
 #include "storage.h"
 
-#include <dlfcn.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PT_FAIL_MALLOC 0 /* ASan owns malloc */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PT_FAIL_MALLOC 0
-#endif
-#endif
-#ifndef PT_FAIL_MALLOC
-#define PT_FAIL_MALLOC 1
-#endif
+#include "failpoint.h"
 
-static int fp_countdown;      /* 0 = disarmed; otherwise the call number that fails */
-static int fp_calls;          /* instrumented calls since arming */
-static const char *fp_only;   /* count only this function, when set */
-static const char *fp_failed; /* which function failed, or NULL */
-static int fp_failed_fd;      /* the descriptor of a failed fsync */
-static bool fp_no_tmpfile;    /* O_TMPFILE opens fail with EOPNOTSUPP */
-static int fp_fsyncs;         /* fsync + fdatasync calls, armed or not */
+static int fp_failed_fd;   /* the descriptor of a failed fsync */
+static bool fp_no_tmpfile; /* O_TMPFILE opens fail with EOPNOTSUPP */
+static int fp_fsyncs;      /* fsync + fdatasync calls, armed or not */
 
-static void fp_arm(int n, const char *only)
+/* fp_arm() plus this file's own state. */
+static void storage_arm(int n, const char *only)
 {
-    fp_calls = 0;
-    fp_failed = NULL;
     fp_failed_fd = -1;
-    fp_only = only;
-    fp_countdown = n;
+    fp_arm(n, only);
 }
-
-static bool fp_disarm(void)
-{
-    fp_countdown = 0;
-    return fp_failed != NULL;
-}
-
-static bool fp_hit(const char *name)
-{
-    if (!fp_countdown || fp_failed || (fp_only && strcmp(fp_only, name)))
-        return false;
-    if (++fp_calls < fp_countdown)
-        return false;
-    fp_failed = name;
-    return true;
-}
-
-#define REAL(name)    ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 #define FAIL(name, e) (fp_hit(name) ? (errno = (e), 1) : 0)
 
 int openat(int dirfd, const char *path, int flags, ...)
@@ -275,7 +241,7 @@ static void test_spool_every_failure(void **state)
             int in = pattern_pipe(3000, 50000, 1);
             int out = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
             pcomm_spool *sp = NULL;
-            fp_arm(n, NULL);
+            storage_arm(n, NULL);
             int r = spool_scenario(&sp, dir, saved, in, out);
             const char *failed = fp_failed;
             bool fired = fp_disarm();
@@ -343,7 +309,7 @@ static void atomic_every_failure(const char *dir, int flags, bool target_exists)
         if (target_exists)
             st_write_pattern_file(target, 10, 99);
         int in = pattern_pipe(40960, 50000, 2);
-        fp_arm(n, NULL);
+        storage_arm(n, NULL);
         int r = atomic_scenario(target, flags, in);
         const char *failed = fp_failed;
         int failed_fd = fp_failed_fd;
@@ -410,7 +376,7 @@ static void test_fsync_error_is_final(void **state)
                                     f ? PCOMM_ATOMIC_SYNC_DATA : PCOMM_ATOMIC_SYNC_FULL));
             PT_OK(pcomm_atomic_write(a, "new contents", 12));
             fp_fsyncs = 0;
-            fp_arm(1, fns[f]);
+            storage_arm(1, fns[f]);
             assert_int_equal(pcomm_atomic_commit(a), -EIO);
             assert_true(fp_disarm());
             assert_int_equal(fp_fsyncs, 1); /* never retried */
@@ -440,7 +406,7 @@ static void test_noclobber_without_renameat2(void **state)
         PT_OK(pcomm_atomic_write(a, "abc", 3));
         if (exists)
             st_write_pattern_file(target, 5, 1);
-        fp_arm(1, "renameat2");
+        storage_arm(1, "renameat2");
         assert_int_equal(pcomm_atomic_commit(a), exists ? -EEXIST : 0);
         assert_true(fp_disarm());
         pcomm_atomic_free(a);

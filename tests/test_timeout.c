@@ -118,20 +118,6 @@ static void test_stopped_child_ends_at_deadline(void **state)
     pcomm_cmd_free(cmd);
 }
 
-static char proc_state(int pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return '-';
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    return p ? p[2] : '?';
-}
-
 struct first_line {
     char text[64];
 };
@@ -164,9 +150,7 @@ static void test_linger_with_grandchild(void **state)
     assert_int_equal(st.code, 0);
     int grandchild = atoi(f.text);
     assert_true(grandchild > 0);
-    for (int i = 0; i < 200 && !strchr("-Z", proc_state(grandchild)); i++)
-        usleep(10000);
-    assert_non_null(strchr("-Z", proc_state(grandchild))); /* the group was killed */
+    assert_true(pt_wait_dead(grandchild)); /* the group was killed */
     pcomm_job_free(job);
     pcomm_cmd_free(cmd);
 }

@@ -14,13 +14,18 @@
 
 #include "cli.h"
 
+static void say(const char *fmt, va_list ap)
+{
+    fputs("pcomm: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("pcomm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(fmt, ap);
     va_end(ap);
 }
 
@@ -30,9 +35,7 @@ void cli_verbose(const struct cli_opts *opts, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("pcomm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(fmt, ap);
     va_end(ap);
 }
 
