@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "channel.h"
-#include "proc_private.h"
+#include "cmd_private.h"
+#include "pcomm/error.h"
 #include "pcomm/run.h"
+#include "proc_private.h"
 #include "sys.h"
 
 enum { PCOMM_DEFAULT_GRACE_MS = 2000, PCOMM_DEFAULT_LINGER_MS = 2000 };
@@ -337,19 +339,51 @@ static void pcomm_job_on_timeout(struct pcomm__timer *t)
 
 /* ---- starting ------------------------------------------------------------------------------ */
 
-/* Give the job's copy of the command a pipe for every descriptor the job pumps. */
+/* The pty id cmd gives child descriptor fd, or -1 when fd is not on a pty. */
+static int pcomm_job_pty_id(const pcomm_job *job, int fd)
+{
+    const struct pcomm__stdio *s = pcomm__cmd_stdio(job->cmd, fd);
+    return s && s->kind == PCOMM__STDIO_PTY ? s->arg : -1;
+}
+
+/* Make every descriptor the job pumps something it can pump: a pipe, unless the command puts it
+ * on a pty, whose master the job then reads or writes instead. Merging stderr into a stdout pty
+ * puts stderr on the same pty (exact interleaving, one stream). */
 static int pcomm_job_plumb(pcomm_job *job)
 {
     int r = 0;
-    if (job->in_kind != PCOMM__IN_NONE)
+    if (job->in_kind != PCOMM__IN_NONE && pcomm_job_pty_id(job, 0) < 0)
         r = pcomm_cmd_stdio_pipe(job->cmd, 0);
-    if (r == 0 && pcomm__sinks_any(&job->sinks[1]))
+    if (r == 0 && pcomm__sinks_any(&job->sinks[1]) && pcomm_job_pty_id(job, 1) < 0)
         r = pcomm_cmd_stdio_pipe(job->cmd, 1);
     if (r == 0 && job->merge)
-        r = pcomm_cmd_stdio_merge(job->cmd, 2, 1);
-    else if (r == 0 && pcomm__sinks_any(&job->sinks[2]))
+        r = pcomm_job_pty_id(job, 1) >= 0
+                ? pcomm_cmd_stdio_pty(job->cmd, 2, pcomm_job_pty_id(job, 1))
+                : pcomm_cmd_stdio_merge(job->cmd, 2, 1);
+    else if (r == 0 && pcomm__sinks_any(&job->sinks[2]) && pcomm_job_pty_id(job, 2) < 0)
         r = pcomm_cmd_stdio_pipe(job->cmd, 2);
     return r;
+}
+
+/* The pty info of child descriptor fd. */
+static pcomm_pty_info pcomm_job_pty(const pcomm_job *job, int fd)
+{
+    pcomm_pty_info info;
+    pcomm_proc_pty(job->proc, fd, &info);
+    return info;
+}
+
+static bool pcomm_is_live_pty(const pcomm_pty_info *info)
+{
+    return info->path == PCOMM_PTY_CTTY || info->path == PCOMM_PTY_NOCTTY;
+}
+
+/* Input through a pty (see pcomm_job_input_bytes(3)): a line too long for the terminal ends the
+ * job with PCOMM_ELINE rather than reaching the child cut. */
+static void pcomm_job_on_input_end(struct pcomm__inchan *ch)
+{
+    if (ch->error == PCOMM_ELINE)
+        pcomm_job_abort(pcomm__container_of(ch, pcomm_job, in), PCOMM_ELINE);
 }
 
 static int pcomm_job_open_input(pcomm_job *job)
@@ -357,21 +391,47 @@ static int pcomm_job_open_input(pcomm_job *job)
     if (job->in_kind == PCOMM__IN_NONE)
         return 0;
     bool owned = job->in_kind == PCOMM__IN_FILE;
+    pcomm_pty_info pty = pcomm_job_pty(job, 0);
+    bool tty = pcomm_is_live_pty(&pty);
     int sink = pcomm_proc_take_fd(job->proc, 0);
     int r = pcomm__inchan_open(&job->in, job->loop, sink, job->in_kind, job->in_data, job->in_len,
-                               job->in_fd, owned);
+                               job->in_fd, owned, tty, tty ? pcomm_job_on_input_end : NULL);
     job->in_open = true; /* from here on the channel owns sink and, for a file, the source */
     if (owned)
         job->in_fd = -1;
     return r;
 }
 
+/* The parent's end for output stream s: its own pipe or master, or, when s shares a pty with
+ * stdin, the master (exposed under fd 0), duplicated when the input channel needs it too. */
+static int pcomm_job_output_fd(pcomm_job *job, int s)
+{
+    pcomm_pty_info pty = pcomm_job_pty(job, s);
+    if (!pcomm_is_live_pty(&pty) || !(pty.fds & 1u))
+        return pcomm_proc_take_fd(job->proc, s);
+    if (job->in_kind == PCOMM__IN_NONE)
+        return pcomm_proc_take_fd(job->proc, 0);
+    int fd = pcomm_proc_fd(job->proc, 0);
+    return fd < 0 ? fd : pcomm__dup_above(fd, 3);
+}
+
+/* Whether stream s has no channel of its own: stderr merged into stdout, through the same pipe
+ * or on the same pty (one stream, delivered as PCOMM_STDOUT). */
+static bool pcomm_job_folded(const pcomm_job *job, int s)
+{
+    if (s != 2)
+        return false;
+    return job->merge || (pcomm_job_pty(job, 2).fds & 2u);
+}
+
 static int pcomm_job_open_outputs(pcomm_job *job)
 {
     for (int s = 1; s <= 2; s++) {
-        if (!pcomm__sinks_any(&job->sinks[s]) || (s == 2 && job->merge))
+        if (!pcomm__sinks_any(&job->sinks[s]) || pcomm_job_folded(job, s))
             continue;
-        int fd = pcomm_proc_take_fd(job->proc, s);
+        int fd = pcomm_job_output_fd(job, s);
+        if (fd < 0)
+            return fd;
         int r = pcomm__outchan_open(&job->out[s], job->loop, fd, s, &job->sinks[s],
                                     pcomm_job_on_output_end);
         job->out_open[s] = true;
@@ -432,6 +492,13 @@ int pcomm_job_start(pcomm_job *job, pcomm_loop *loop)
     r = pcomm_job_plumb(job);
     if (r < 0)
         return r;
+    /* Bytes for a pty are checked before anything runs: a line the terminal would cut is
+     * refused whole (fd and file input are checked as they stream, see pcomm_job_input_bytes). */
+    if (job->in_kind == PCOMM__IN_BYTES && pcomm_job_pty_id(job, 0) >= 0) {
+        r = pcomm__tty_check_lines(job->in_data, job->in_len);
+        if (r < 0)
+            return r;
+    }
     if (job->in_kind == PCOMM__IN_FILE) { /* report a missing input before running anything */
         job->in_fd = pcomm__open(job->in_path, O_RDONLY | O_NOCTTY, 0);
         if (job->in_fd < 0)
