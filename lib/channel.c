@@ -432,12 +432,13 @@ static void pcomm_inchan_on_readable(struct pcomm__watch *w, uint32_t revents)
         r = pcomm__read(ch->src_fd, ch->buf, PCOMM_CHUNK); /* ready, so it does not block */
     if (r == -EAGAIN || r == -EINTR)
         return;
-    if (r <= 0) {
+    if (r < 0 || (r == 0 && !ch->tty)) {
         ch->src_eof = r == 0;
         ch->error = (int)r;
         pcomm_inchan_end(ch);
         return;
     }
+    ch->src_eof = r == 0; /* a pty still needs its VEOF written: go on to the sink */
     ch->buf_off = 0;
     ch->buf_len = (size_t)r;
     int e = pcomm__watch_change(ch->loop, &ch->src_watch, 0);

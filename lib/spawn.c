@@ -518,7 +518,7 @@ static int pcomm_spawn_with_ctty(const pcomm_cmd *cmd, struct pcomm_spawn_state 
                                  const char *exe, char **envp, pid_t *pid)
 {
     int r = pcomm_posix_spawn(cmd, st, true, exe, envp, pid);
-    if (r == 0 || !st->ctty || r == -ENOMEM)
+    if (r == 0 || !st->ctty || r == -ENOMEM || r == -EAGAIN) /* no child was made */
         return r;
     int first = r;
     r = pcomm_posix_spawn(cmd, st, false, exe, envp, pid);

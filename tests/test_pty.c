@@ -392,6 +392,23 @@ static void test_stdin_eof(void **state)
         assert_memory_equal(out, counts[i], len);
         assert_int_equal(pcomm_job_bytes(job, PCOMM_STDIN), strlen(inputs[i]));
         pcomm_job_free(job);
+        /* the same through a pipe as the source (read when ready, EOF from the pipe) */
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_int_equal(pt_write(p[1], inputs[i], strlen(inputs[i])), (ssize_t)strlen(inputs[i]));
+        close(p[1]);
+        pcomm_cmd *cmd = pt_helper_cmd("count", NULL);
+        PT_OK(pcomm_cmd_stdio_pty(cmd, 0, 0));
+        job = capture_job(cmd);
+        PT_OK(pcomm_job_input_fd(job, p[0]));
+        PT_OK(pcomm_job_set_timeout(job, 20000, SIGKILL, 0));
+        PT_OK(pcomm_run(job));
+        assert_false(pcomm_job_flags(job) & PCOMM_JOB_TIMED_OUT);
+        out = output_text(job, PCOMM_STDOUT, &len);
+        assert_int_equal(len, strlen(counts[i]));
+        assert_memory_equal(out, counts[i], len);
+        pcomm_job_free(job);
+        close(p[0]);
     }
 }
 

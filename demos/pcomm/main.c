@@ -16,6 +16,27 @@
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
+/* Line buffering: -u / --pty (stdout pty 0; stderr its own pty 1, or pty 0 when merged; stdin
+ * shares stdout's, which is then the controlling terminal), --size, --linebuf. */
+static int build_line_buffering(const struct cli_opts *opts, pcomm_cmd *cmd)
+{
+    int r = 0;
+    if (opts->pty & CLI_PTY_STDIN)
+        r = pcomm_cmd_stdio_pty(cmd, 0, 0);
+    if (r == 0 && (opts->pty & CLI_PTY_STDOUT))
+        r = pcomm_cmd_stdio_pty(cmd, 1, 0);
+    if (r == 0 && (opts->pty & CLI_PTY_STDERR))
+        r = pcomm_cmd_stdio_pty(cmd, 2, opts->merge ? 0 : 1);
+    if (r == 0 && opts->cols)
+        r = pcomm_cmd_set_winsize(cmd, opts->cols, opts->rows);
+    if (r == 0 && opts->linebuf) {
+        r = pcomm_cmd_linebuf(cmd);
+        if (r == PCOMM_EUNSUPPORTED)
+            cli_error("--linebuf needs coreutils' libstdbuf.so, which is not installed");
+    }
+    return r;
+}
+
 static int build_cmd(const struct cli_opts *opts, pcomm_cmd **cmdp)
 {
     pcomm_cmd *cmd;
@@ -32,6 +53,8 @@ static int build_cmd(const struct cli_opts *opts, pcomm_cmd **cmdp)
         r = pcomm_cmd_chdir(cmd, opts->chdir);
     if (r == 0 && opts->foreground)
         r = pcomm_cmd_set_group(cmd, PCOMM_GROUP_INHERIT);
+    if (r == 0)
+        r = build_line_buffering(opts, cmd);
     if (r < 0) {
         pcomm_cmd_free(cmd);
         return r;
@@ -47,6 +70,8 @@ static int configure_job(const struct cli_opts *opts, pcomm_job *job)
     if (opts->input)
         r = strcmp(opts->input, "-") ? pcomm_job_input_file(job, opts->input)
                                      : pcomm_job_input_fd(job, 0);
+    else if (opts->pty & CLI_PTY_STDIN)
+        r = pcomm_job_input_fd(job, 0); /* relay pcomm's stdin through the pty */
     if (r == 0 && opts->timeout_ms > 0)
         r = pcomm_job_set_timeout(job, (int)opts->timeout_ms, opts->timeout_sig,
                                   (int)opts->kill_after_ms);
@@ -85,13 +110,15 @@ static int report_start_error(const struct cli_opts *opts, int err)
     }
 }
 
-/* Block the signals pcomm forwards, and return a signalfd that reports them. */
+/* Block the signals pcomm forwards (and SIGWINCH, relayed as a window size), and return a
+ * signalfd that reports them. */
 static int forward_signals_setup(sigset_t *old)
 {
     sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
         sigaddset(&set, forwarded_signals[i]);
+    sigaddset(&set, SIGWINCH);
     sigprocmask(SIG_BLOCK, &set, old);
     int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     return fd >= 0 ? fd : -errno;
@@ -101,9 +128,51 @@ static void forward_pending(int sfd, pcomm_job *job, const struct cli_opts *opts
 {
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGWINCH) {
+            /* pcomm's terminal was resized: resize the ptys; the kernel signals the child */
+            pcomm_proc *proc = pcomm_job_proc(job);
+            if (pcomm_proc_set_winsize(proc, 0, 0) == 0) {
+                pcomm_pty_info info;
+                for (int fd = 0; fd <= 2; fd++)
+                    if (pcomm_proc_pty(proc, fd, &info) == 0 && info.path != PCOMM_PTY_NONE &&
+                        info.path != PCOMM_PTY_PIPE) {
+                        cli_verbose(opts, "window size %ux%u", info.cols, info.rows);
+                        break;
+                    }
+            }
+            continue;
+        }
         cli_verbose(opts, "forwarding SIG%s to %s %d", sigabbrev_np((int)si.ssi_signo),
                     opts->foreground ? "process" : "group", pcomm_proc_pid(pcomm_job_proc(job)));
         pcomm_job_kill(job, (int)si.ssi_signo);
+    }
+}
+
+/* -v: what became of each pty, once per pty (at its lowest fd), e.g.
+ * "pty /dev/pts/2 (stdout, stderr) 80x24, controlling terminal", or a fallback and its reason. */
+static void report_ptys(const struct cli_opts *opts, pcomm_proc *proc)
+{
+    static const char *const names[] = {"stdin", "stdout", "stderr"};
+    for (int fd = 0; fd <= 2; fd++) {
+        pcomm_pty_info info;
+        if (pcomm_proc_pty(proc, fd, &info) < 0 || info.path == PCOMM_PTY_NONE ||
+            (info.fds & ((1u << fd) - 1)))
+            continue; /* not a pty, or reported under a lower fd */
+        char fds[32] = "";
+        for (int f = 0; f <= 2; f++)
+            if (info.fds & (1u << f))
+                snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s%s", *fds ? ", " : "",
+                         names[f]);
+        char why[160] = "";
+        if (info.error)
+            snprintf(why, sizeof why, " (%s: %s)", info.step, pcomm_strerror(info.error));
+        if (info.path == PCOMM_PTY_PIPE)
+            cli_verbose(opts, "no pty for %s%s: using a pipe", fds, why);
+        else
+            cli_verbose(opts, "pty %s (%s) %ux%u, %s%s", info.name, fds, info.cols, info.rows,
+                        info.path == PCOMM_PTY_CTTY ? "controlling terminal"
+                                                    : "not the controlling terminal",
+                        why);
     }
 }
 
@@ -187,6 +256,7 @@ static int run(const struct cli_opts *opts, pcomm_cmd *cmd)
         pcomm_proc *proc = pcomm_job_proc(job);
         cli_verbose(opts, "spawn path %s", pcomm_proc_spawn_path(proc));
         cli_verbose(opts, "running %s as pid %d", pcomm_proc_exe(proc), pcomm_proc_pid(proc));
+        report_ptys(opts, proc);
         r = supervise(loop, job, sfd, opts);
         if (r < 0) {
             cli_error("event loop failed: %s", pcomm_strerror(r));
@@ -215,7 +285,8 @@ int main(int argc, char **argv)
     pcomm_cmd *cmd;
     int r = build_cmd(&opts, &cmd);
     if (r < 0) {
-        cli_error("cannot set up the command: %s", pcomm_strerror(r));
+        if (r != PCOMM_EUNSUPPORTED)
+            cli_error("cannot set up the command: %s", pcomm_strerror(r));
         cli_opts_free(&opts);
         return CLI_EXIT_FAILURE;
     }

@@ -85,7 +85,9 @@ int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_c
         bool live = !opts->quiet;
         out->live_lines[s] = live && (opts->timestamps || opts->prefix);
         out->line_start[s] = true;
-        out->pumped[s] = out->live_lines[s] || out->tail;
+        /* A pty's output must be pumped: pcomm is its only reader. */
+        bool pty = live && (opts->pty & (1u << s));
+        out->pumped[s] = out->live_lines[s] || out->tail || pty;
         if (!out->pumped[s] && !live && !(s == PCOMM_STDERR && opts->merge))
             r = pcomm_cmd_stdio_null(cmd, s);
     }
