@@ -16,9 +16,10 @@
 #include "sys.h"
 
 enum {
-    PCOMM_CHUNK = 256 * 1024,     /* one read or splice */
-    PCOMM_ROUNDS = 4,             /* chunks per event before yielding to other descriptors */
-    PCOMM_PIPE_SIZE = 1024 * 1024 /* perf.md PC2 */
+    PCOMM_CHUNK = 256 * 1024,      /* one read or splice */
+    PCOMM_ROUNDS = 4,              /* chunks per event before yielding to other descriptors */
+    PCOMM_PIPE_SIZE = 1024 * 1024, /* perf.md PC2 */
+    PCOMM_TTY_ROUNDS = 64          /* ~4 KiB reads per event on a pty master */
 };
 
 void pcomm__pipe_widen(int fd)
@@ -86,14 +87,14 @@ static int pcomm_outchan_deliver(struct pcomm__outchan *ch, const char *data, si
 static ssize_t pcomm_outchan_pull(struct pcomm__outchan *ch)
 {
     const struct pcomm__sinks *s = ch->sinks;
-    if (pcomm_only_spool(s))
+    if (ch->path == PCOMM_PATH_FILL)
         return pcomm_spool_fill(s->spool, ch->fd, PCOMM_CHUNK);
-    if (pcomm_only_one_file(s)) {
+    if (ch->path == PCOMM_PATH_SPLICE) {
         ssize_t n =
             splice(ch->fd, NULL, s->fds[0], NULL, PCOMM_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n >= 0 || (errno != EINVAL && errno != EINTR))
             return n >= 0 ? n : -errno;
-        /* this file system cannot splice: fall through to read and write */
+        ch->path = PCOMM_PATH_COPY; /* this file system (or a tty) cannot splice: copy */
     }
     if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
         return -ENOMEM;
@@ -127,7 +128,7 @@ static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
 {
     (void)revents;
     struct pcomm__outchan *ch = pcomm__container_of(w, struct pcomm__outchan, watch);
-    for (int round = 0; round < PCOMM_ROUNDS; round++) {
+    for (int round = 0; round < (ch->tty ? PCOMM_TTY_ROUNDS : PCOMM_ROUNDS); round++) {
         ssize_t n = pcomm_outchan_pull(ch);
         if (n == -EAGAIN || n == -EINTR)
             return;
@@ -139,8 +140,11 @@ static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
             return;
         }
         ch->bytes += (uint64_t)n;
-        if (n < PCOMM_CHUNK)
-            return; /* most likely drained: skip the read that would say EAGAIN */
+        /* A pipe read short of the chunk is most likely drained: skip the read that would say
+         * EAGAIN. A pty returns at most about 4 KiB per read however much is queued (pty.md
+         * §4), so read on: that saves an epoll round trip per 4 KiB. */
+        if (n < PCOMM_CHUNK && !ch->tty)
+            return;
     }
 }
 
@@ -161,10 +165,12 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
                                             : PCOMM_PATH_COPY;
     pcomm__lines_init(&ch->lines, sinks->line_fn, sinks->line_userdata, sinks->max_line);
     pcomm__watch_init(&ch->watch, pcomm_outchan_on_event);
+    ch->tty = isatty(fd) == 1;
     int r = pcomm__set_nonblock(fd, true);
     if (r < 0)
         return r;
-    pcomm__pipe_widen(fd);
+    if (!ch->tty)
+        pcomm__pipe_widen(fd);
     return pcomm__watch_start(loop, &ch->watch, fd, EPOLLIN);
 }
 
@@ -468,7 +474,8 @@ int pcomm__inchan_open(struct pcomm__inchan *ch, pcomm_loop *loop, int sink_fd, 
     int r = pcomm__set_nonblock(sink_fd, true);
     if (r < 0)
         return r;
-    pcomm__pipe_widen(sink_fd);
+    if (!tty)
+        pcomm__pipe_widen(sink_fd);
     if (kind != PCOMM__IN_BYTES) {
         ch->src_is_file = pcomm_is_regular(src_fd);
         if (!ch->src_is_file) {

@@ -44,6 +44,7 @@ struct pcomm__outchan {
     int fd; /* the parent's read end, owned; -1 once closed */
     int stream;
     int path; /* fill the spool, splice to one file, or read and copy to every sink */
+    bool tty; /* a pty master: reads return ~4 KiB at most, and end with EIO */
     const struct pcomm__sinks *sinks;
     struct pcomm__lines lines;
     char *buf;

@@ -249,8 +249,11 @@ int pcomm_proc_pty(const pcomm_proc *proc, int child_fd, pcomm_pty_info *info)
     info->path = pty->path;
     info->id = pty->id;
     info->fds = pty->fds;
+    pcomm_proc *p = (pcomm_proc *)(uintptr_t)proc; /* the size may change under the lock */
+    pthread_mutex_lock(&p->lock);
     info->cols = pty->cols;
     info->rows = pty->rows;
+    pthread_mutex_unlock(&p->lock);
     info->error = pty->error;
     info->step = pty->step;
     memcpy(info->name, pty->name, sizeof info->name);
@@ -273,8 +276,10 @@ int pcomm_proc_set_winsize(pcomm_proc *proc, unsigned cols, unsigned rows)
             continue;
         int r = pcomm__pty_set_winsize(pty->ctl, cols, rows);
         if (r == 0) {
+            pthread_mutex_lock(&proc->lock);
             pty->cols = cols;
             pty->rows = rows;
+            pthread_mutex_unlock(&proc->lock);
         }
         if (result == -ENOTTY || r < 0)
             result = r;

@@ -27,7 +27,7 @@ struct pcomm_proc {
     struct pcomm__pty *ptys; /* what became of each requested pty (lib/pty.h) */
     size_t pty_count;
     int64_t start_ns;
-    pthread_mutex_t lock; /* guards status */
+    pthread_mutex_t lock; /* guards status and the ptys' window sizes */
     pcomm_status status;  /* how == PCOMM_RUNNING until an end was observed */
 };
 

@@ -625,9 +625,11 @@ static void test_group_inherit(void **state)
     pcomm_job *job = capture_job(cmd);
     PT_OK(pcomm_run(job));
     size_t len;
-    char *text = strndup(output_text(job, PCOMM_STDOUT, &len), len);
+    const char *out = output_text(job, PCOMM_STDOUT, &len);
+    char *text = strndup(out, len);
     int pid, pgid, sid, ppid, tty, ctty;
-    assert_int_equal(sscanf(text, "%d %d %d %d %d %d", &pid, &pgid, &sid, &ppid, &tty, &ctty), 6);
+    if (sscanf(text, "%d %d %d %d %d %d", &pid, &pgid, &sid, &ppid, &tty, &ctty) != 6)
+        fail_msg("unexpected output '%s'", text);
     assert_int_equal(sid, getsid(0));
     assert_int_equal(pgid, getpgrp());
     assert_int_equal(tty, 1);
