@@ -4,8 +4,9 @@
  *   tput raw-pipe|raw-pty|pcomm-pipe|pcomm-pty TOTAL CHILD...
  *       CHILD (pipe_writer TOTAL CHUNK) writes TOTAL bytes to stdout; MB/s read by the parent.
  *       raw-*: posix_spawn + poll + read(64 KiB) until EOF (pipe) or EIO (pty: posix_openpt,
- *       TIOCGPTPEER, OPOST/ECHO off; the recipe without pcomm), discarding. pcomm-*: pcomm_run
- *       capturing stdout (read straight into the spool), through a pipe or a pty.
+ *       TIOCGPTPEER, OPOST/ECHO off; the recipe without pcomm), capturing into a doubling
+ *       buffer. pcomm-*: pcomm_run capturing stdout (read straight into the spool), through a
+ *       pipe or a pty: the same work, so the ratio is pcomm's overhead.
  *   latency raw-pty|pcomm-pty N INTERVAL_US
  *       The child (this program, "ticker") prints N lines through C stdio, each holding the
  *       CLOCK_MONOTONIC time just before its printf, INTERVAL_US apart; the parent takes the
@@ -84,15 +85,20 @@ static pid_t raw_spawn(char **argv, bool pty, int *rd)
     return pid;
 }
 
-/* Read rd until EOF or EIO; call on_chunk for every read (NULL: discard). */
+/* Read rd until EOF or EIO, 64 KiB at a time: into a doubling buffer (capture, the same work
+ * as pcomm's spool), or into a fixed one handed to on_chunk. */
 static long long raw_drain(int rd, void (*on_chunk)(const char *, size_t, int64_t))
 {
-    static char buf[65536];
+    static char fixed[65536];
+    size_t cap = 65536;
+    char *buf = on_chunk ? fixed : malloc(cap);
     long long got = 0;
     for (;;) {
         struct pollfd pfd = {rd, POLLIN, 0};
         poll(&pfd, 1, -1);
-        ssize_t n = read(rd, buf, sizeof buf);
+        if (!on_chunk && (size_t)got + 65536 > cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t n = read(rd, on_chunk ? buf : buf + got, 65536);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
@@ -101,6 +107,8 @@ static long long raw_drain(int rd, void (*on_chunk)(const char *, size_t, int64_
             on_chunk(buf, (size_t)n, now_ns());
         got += n;
     }
+    if (!on_chunk)
+        free(buf);
     return got;
 }
 

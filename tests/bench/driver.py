@@ -203,13 +203,13 @@ def pty_groups(build, quick):
         for place, pcpu, ccpu in PLACEMENTS:
             child = ["taskset", "-c", ccpu, os.path.join(b, "pipe_writer"), str(total), str(chunk)]
             env = {"PIN_PARENT": pcpu}
-            v = [Variant(f"raw {kind} read loop" if raw else f"pcomm_run, {kind}",
+            v = [Variant(f"raw {kind} capture loop" if raw else f"pcomm_run capture, {kind}",
                          [bench, "tput", f"{'raw' if raw else 'pcomm'}-{kind}", str(total)] + child,
                          env, "MB/s")
                  for kind in ("pipe", "pty") for raw in (True, False)]
             groups.append(Group(f"pty vs pipe, {shape}, {total / 1e6:.0f} MB, {place}", v,
-                                "raw pipe read loop",
-                                [("pcomm_run, pty", "raw pty read loop", 0.9,
+                                "raw pipe capture loop",
+                                [("pcomm_run capture, pty", "raw pty capture loop", 0.9,
                                   "pcomm pty >= 0.9x the raw pty loop (PT1)")]))
     n = "200" if quick else "1000"
     ref = [sys.executable, "-c", "print(1000)"]
