@@ -7,15 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include "pcomm/error.h"
+#include "pty.h"
 #include "sys.h"
 
 enum {
-    PCOMM_CHUNK = 256 * 1024,     /* one read or splice */
-    PCOMM_ROUNDS = 4,             /* chunks per event before yielding to other descriptors */
-    PCOMM_PIPE_SIZE = 1024 * 1024 /* perf.md PC2 */
+    PCOMM_CHUNK = 256 * 1024,      /* one read or splice */
+    PCOMM_ROUNDS = 4,              /* chunks per event before yielding to other descriptors */
+    PCOMM_PIPE_SIZE = 1024 * 1024, /* perf.md PC2 */
+    PCOMM_TTY_ROUNDS = 64          /* ~4 KiB reads per event on a pty master */
 };
 
 void pcomm__pipe_widen(int fd)
@@ -81,14 +86,14 @@ static int pcomm_outchan_deliver(struct pcomm__outchan *ch, const char *data, si
 static ssize_t pcomm_outchan_pull(struct pcomm__outchan *ch)
 {
     const struct pcomm__sinks *s = ch->sinks;
-    if (pcomm_only_spool(s))
+    if (ch->path == PCOMM_PATH_FILL)
         return pcomm_spool_fill(s->spool, ch->fd, PCOMM_CHUNK);
-    if (pcomm_only_one_file(s)) {
+    if (ch->path == PCOMM_PATH_SPLICE) {
         ssize_t n =
             splice(ch->fd, NULL, s->fds[0], NULL, PCOMM_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n >= 0 || (errno != EINVAL && errno != EINTR))
             return n >= 0 ? n : -errno;
-        /* this file system cannot splice: fall through to read and write */
+        ch->path = PCOMM_PATH_COPY; /* this file system (or a tty) cannot splice: copy */
     }
     if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
         return -ENOMEM;
@@ -124,7 +129,7 @@ static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
 {
     (void)revents;
     struct pcomm__outchan *ch = pcomm__container_of(w, struct pcomm__outchan, watch);
-    for (int round = 0; round < PCOMM_ROUNDS; round++) {
+    for (int round = 0; round < (ch->tty ? PCOMM_TTY_ROUNDS : PCOMM_ROUNDS); round++) {
         ssize_t n = pcomm_outchan_pull(ch);
         if (n == -EAGAIN || n == -EINTR)
             return;
@@ -140,8 +145,11 @@ static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
             ch->paused = pcomm__watch_change(ch->loop, &ch->watch, 0) == 0;
             return;
         }
-        if (n < PCOMM_CHUNK)
-            return; /* most likely drained: skip the read that would say EAGAIN */
+        /* A pipe read short of the chunk is most likely drained: skip the read that would say
+         * EAGAIN. A pty returns at most about 4 KiB per read however much is queued (pty.md
+         * §4), so read on: that saves an epoll round trip per 4 KiB. */
+        if (n < PCOMM_CHUNK && !ch->tty)
+            return;
     }
 }
 
@@ -165,10 +173,12 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
     pcomm__lines_init(&ch->lines, sinks->line_fn, sinks->line_userdata, sinks->max_line);
     ch->lines.stage = (int)stage;
     pcomm__watch_init(&ch->watch, pcomm_outchan_on_event);
+    ch->tty = isatty(fd) == 1;
     int r = pcomm__set_nonblock(fd, true);
     if (r < 0)
         return r;
-    pcomm__pipe_widen(fd);
+    if (!ch->tty)
+        pcomm__pipe_widen(fd);
     return pcomm__watch_start(loop, &ch->watch, fd, EPOLLIN);
 }
 
@@ -201,13 +211,23 @@ void pcomm__outchan_free(struct pcomm__outchan *ch)
 
 /* ---- input channels ------------------------------------------------------------------------ */
 
-static bool pcomm_inchan_all_written(const struct pcomm__inchan *ch)
+static bool pcomm_inchan_source_done(const struct pcomm__inchan *ch)
 {
     if (ch->kind == PCOMM__IN_BYTES)
         return ch->off == ch->len;
     return ch->src_eof && ch->buf_off == ch->buf_len;
 }
 
+static bool pcomm_inchan_all_written(const struct pcomm__inchan *ch)
+{
+    if (ch->tty)
+        return pcomm_inchan_source_done(ch) && ch->eof_queued && ch->tty_off == ch->tty_len;
+    return pcomm_inchan_source_done(ch);
+}
+
+/* Ending closes the channel's master descriptor. That does not hang the terminal up (which
+ * would send SIGHUP to the child's session, pty.md §3.6): the proc keeps another descriptor on
+ * the master until it is freed. */
 static void pcomm_inchan_end(struct pcomm__inchan *ch)
 {
     if (ch->ended)
@@ -219,6 +239,135 @@ static void pcomm_inchan_end(struct pcomm__inchan *ch)
     if (ch->src_owned)
         pcomm__closep(&ch->src_fd);
     ch->ended = true;
+    if (ch->on_end)
+        ch->on_end(ch);
+}
+
+/* ---- input through a pty ------------------------------------------------------------------- */
+
+enum { PCOMM_TTY_CHUNK = 2048 }; /* source bytes per encoding: at most twice that encoded */
+
+int pcomm__tty_check_lines(const void *data, size_t len)
+{
+    const char *p = data, *end = p + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t line = (size_t)((nl ? nl : end) - p);
+        if (line > PCOMM__PTY_MAX_LINE)
+            return PCOMM_ELINE;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+/* The bytes the line discipline would act on with the terminal's current settings (the child
+ * may have changed them), as a 256-entry map. Returns false when the terminal is not canonical
+ * (raw mode: every byte is data, no line limit, and no EOF can be sent) or cannot quote. */
+static bool pcomm_tty_specials(int master, bool special[256], bool *canonical)
+{
+    struct termios t;
+    memset(special, 0, 256);
+    *canonical = tcgetattr(master, &t) == 0 && (t.c_lflag & ICANON);
+    if (!*canonical || !(t.c_lflag & IEXTEN) || !t.c_cc[VLNEXT])
+        return false;
+    static const int always[] = {VEOF, VERASE, VKILL, VEOL, VLNEXT, VWERASE, VREPRINT, VEOL2};
+    static const int with_isig[] = {VINTR, VQUIT, VSUSP};
+    for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
+        special[t.c_cc[always[i]]] = true;
+    for (size_t i = 0; (t.c_lflag & ISIG) && i < sizeof with_isig / sizeof with_isig[0]; i++)
+        special[t.c_cc[with_isig[i]]] = true;
+    if (t.c_iflag & IXON) {
+        special[t.c_cc[VSTART]] = true;
+        special[t.c_cc[VSTOP]] = true;
+    }
+    special[0] = false; /* _POSIX_VDISABLE: unset characters are 0, and NUL stays data */
+    special['\n'] = false;
+    return true;
+}
+
+/* Encode n source bytes into tty_buf: quote special bytes with VLNEXT so that they arrive as
+ * data, and refuse a line the kernel would cut (PCOMM_ELINE). */
+static int pcomm_tty_encode(struct pcomm__inchan *ch, const char *src, size_t n)
+{
+    bool special[256], canonical;
+    bool quote = pcomm_tty_specials(ch->sink_fd, special, &canonical);
+    ch->tty_off = ch->tty_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)src[i];
+        ch->line_len = c == '\n' ? 0 : ch->line_len + 1;
+        if (canonical && ch->line_len > PCOMM__PTY_MAX_LINE)
+            return PCOMM_ELINE;
+        if (quote && special[c])
+            ch->tty_buf[ch->tty_len++] = PCOMM__PTY_VLNEXT;
+        ch->tty_buf[ch->tty_len++] = (char)c;
+    }
+    return 0;
+}
+
+/* End of input that the child really sees: VEOF at the start of a line makes read() return 0;
+ * after a partial line the first VEOF only hands that line over, so a second one follows
+ * (pty.md §3.5). A raw terminal has no EOF: nothing is sent. */
+static void pcomm_tty_queue_eof(struct pcomm__inchan *ch)
+{
+    struct termios t;
+    ch->tty_off = ch->tty_len = 0;
+    if (tcgetattr(ch->sink_fd, &t) == 0 && (t.c_lflag & ICANON) && t.c_cc[VEOF]) {
+        ch->tty_buf[ch->tty_len++] = (char)t.c_cc[VEOF];
+        if (ch->line_len > 0)
+            ch->tty_buf[ch->tty_len++] = (char)t.c_cc[VEOF];
+    }
+    ch->eof_queued = true;
+}
+
+/* Refill tty_buf from the source when it is empty. Returns 0 (tty_buf may still be empty when a
+ * pollable source has nothing), the source's EOF as 0 with src_eof set, or a negative error. */
+static int pcomm_tty_refill(struct pcomm__inchan *ch)
+{
+    if (ch->tty_off < ch->tty_len)
+        return 0;
+    if (!ch->tty_buf && !(ch->tty_buf = malloc(2 * PCOMM_TTY_CHUNK)))
+        return -ENOMEM;
+    if (ch->kind != PCOMM__IN_BYTES && ch->buf_off == ch->buf_len && !ch->src_eof) {
+        if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
+            return -ENOMEM;
+        ssize_t r = pcomm__read(ch->src_fd, ch->buf, PCOMM_CHUNK);
+        if (r < 0)
+            return ch->error = (int)r;
+        ch->src_eof = r == 0;
+        ch->buf_off = 0;
+        ch->buf_len = (size_t)r;
+    }
+    if (pcomm_inchan_source_done(ch)) {
+        if (!ch->eof_queued)
+            pcomm_tty_queue_eof(ch);
+        return 0;
+    }
+    const char *src = ch->kind == PCOMM__IN_BYTES ? ch->data + ch->off : ch->buf + ch->buf_off;
+    size_t avail = ch->kind == PCOMM__IN_BYTES ? ch->len - ch->off : ch->buf_len - ch->buf_off;
+    size_t n = avail < PCOMM_TTY_CHUNK ? avail : PCOMM_TTY_CHUNK;
+    int r = pcomm_tty_encode(ch, src, n);
+    if (r < 0)
+        return ch->error = r;
+    if (ch->kind == PCOMM__IN_BYTES)
+        ch->off += n;
+    else
+        ch->buf_off += n;
+    ch->bytes += n; /* counted when encoded: the master takes them in order */
+    return 0;
+}
+
+/* One write of encoded bytes: > 0 written, 0 nothing to write now, -EAGAIN full, or an error. */
+static ssize_t pcomm_inchan_push_tty(struct pcomm__inchan *ch)
+{
+    int r = pcomm_tty_refill(ch);
+    if (r < 0)
+        return r;
+    if (ch->tty_off == ch->tty_len)
+        return 0;
+    ssize_t w = pcomm__write(ch->sink_fd, ch->tty_buf + ch->tty_off, ch->tty_len - ch->tty_off);
+    if (w > 0)
+        ch->tty_off += (size_t)w;
+    return w;
 }
 
 /* Result of one write attempt: > 0 written, -EAGAIN full, other negative: stop. */
@@ -262,7 +411,7 @@ static ssize_t pcomm_inchan_push(struct pcomm__inchan *ch)
 static bool pcomm_inchan_wait_source(const struct pcomm__inchan *ch)
 {
     return ch->kind == PCOMM__IN_FD && pcomm__watch_active(&ch->src_watch) &&
-           ch->buf_off == ch->buf_len && !ch->src_eof;
+           ch->buf_off == ch->buf_len && !ch->src_eof && ch->tty_off == ch->tty_len;
 }
 
 static void pcomm_inchan_pump(struct pcomm__inchan *ch)
@@ -282,12 +431,13 @@ static void pcomm_inchan_pump(struct pcomm__inchan *ch)
             }
             return;
         }
-        ssize_t w = pcomm_inchan_push(ch);
-        if (w > 0)
+        ssize_t w = ch->tty ? pcomm_inchan_push_tty(ch) : pcomm_inchan_push(ch);
+        if (w > 0 && !ch->tty)
             ch->bytes += (uint64_t)w;
         if (w == -EAGAIN)
             return;
-        if (w < 0 || (w == 0 && ch->error)) { /* EPIPE: the child stopped reading */
+        /* EPIPE: the child stopped reading; EIO: a pty whose slave is closed */
+        if (w < 0 || (w == 0 && ch->error)) {
             pcomm_inchan_end(ch);
             return;
         }
@@ -311,12 +461,13 @@ static void pcomm_inchan_on_readable(struct pcomm__watch *w, uint32_t revents)
         r = pcomm__read(ch->src_fd, ch->buf, PCOMM_CHUNK); /* ready, so it does not block */
     if (r == -EAGAIN || r == -EINTR)
         return;
-    if (r <= 0) {
+    if (r < 0 || (r == 0 && !ch->tty)) {
         ch->src_eof = r == 0;
         ch->error = (int)r;
         pcomm_inchan_end(ch);
         return;
     }
+    ch->src_eof = r == 0; /* a pty still needs its VEOF written: go on to the sink */
     ch->buf_off = 0;
     ch->buf_len = (size_t)r;
     int e = pcomm__watch_change(ch->loop, &ch->src_watch, 0);
@@ -329,7 +480,8 @@ static void pcomm_inchan_on_readable(struct pcomm__watch *w, uint32_t revents)
 }
 
 int pcomm__inchan_open(struct pcomm__inchan *ch, pcomm_loop *loop, int sink_fd, int kind,
-                       const void *data, size_t len, int src_fd, bool src_owned)
+                       const void *data, size_t len, int src_fd, bool src_owned, bool tty,
+                       void (*on_end)(struct pcomm__inchan *))
 {
     *ch = (struct pcomm__inchan){.loop = loop,
                                  .sink_fd = sink_fd,
@@ -337,13 +489,16 @@ int pcomm__inchan_open(struct pcomm__inchan *ch, pcomm_loop *loop, int sink_fd, 
                                  .data = data,
                                  .len = len,
                                  .src_fd = src_fd,
-                                 .src_owned = src_owned};
+                                 .src_owned = src_owned,
+                                 .tty = tty,
+                                 .on_end = on_end};
     pcomm__watch_init(&ch->sink_watch, pcomm_inchan_on_writable);
     pcomm__watch_init(&ch->src_watch, pcomm_inchan_on_readable);
     int r = pcomm__set_nonblock(sink_fd, true);
     if (r < 0)
         return r;
-    pcomm__pipe_widen(sink_fd);
+    if (!tty)
+        pcomm__pipe_widen(sink_fd);
     if (kind != PCOMM__IN_BYTES) {
         ch->src_is_file = pcomm_is_regular(src_fd);
         if (!ch->src_is_file) {
@@ -362,4 +517,6 @@ void pcomm__inchan_close(struct pcomm__inchan *ch)
     pcomm_inchan_end(ch);
     free(ch->buf);
     ch->buf = NULL;
+    free(ch->tty_buf);
+    ch->tty_buf = NULL;
 }

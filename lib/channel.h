@@ -56,6 +56,7 @@ struct pcomm__outchan {
     int fd; /* the parent's read end, owned; -1 once closed */
     int stream;
     int path; /* fill the spool, splice to one file, or read and copy to every sink */
+    bool tty; /* a pty master: reads return ~4 KiB at most, and end with EIO */
     const struct pcomm__sinks *sinks;
     struct pcomm__lines lines;
     char *buf;
@@ -99,14 +100,29 @@ struct pcomm__inchan {
     char *buf; /* FD: bytes read but not yet written */
     size_t buf_len, buf_off;
     uint64_t bytes;
-    int error;   /* a read error of the source, or 0 */
+    int error;   /* a read error of the source, PCOMM_ELINE, or 0 */
     bool ended;  /* stdin closed: all written, EPIPE, or abandoned */
     bool short_; /* ended before every input byte was written */
+    /* A pty master as the sink: bytes are encoded into tty_buf first (special characters quoted
+     * with VLNEXT, lines checked against the terminal's limit), and the input ends with VEOF. */
+    bool tty;
+    bool eof_queued;
+    size_t line_len; /* bytes since the last '\n' */
+    char *tty_buf;
+    size_t tty_len, tty_off;
+    void (*on_end)(struct pcomm__inchan *ch); /* optional */
 };
 
-/* Start feeding. src_fd (FD/FILE) is owned when src_owned. Returns 0 or a negative errno. */
+/* Start feeding. src_fd (FD/FILE) is owned when src_owned. With tty, sink_fd is a pty master:
+ * see pcomm_job_input_bytes(3) for what that changes. on_end (may be NULL) is called once when
+ * the channel ends. Returns 0 or a negative errno. */
 int pcomm__inchan_open(struct pcomm__inchan *ch, pcomm_loop *loop, int sink_fd, int kind,
-                       const void *data, size_t len, int src_fd, bool src_owned);
+                       const void *data, size_t len, int src_fd, bool src_owned, bool tty,
+                       void (*on_end)(struct pcomm__inchan *));
+
+/* PCOMM_ELINE when data holds a line (or a last piece without '\n') longer than a canonical
+ * terminal takes, else 0. */
+int pcomm__tty_check_lines(const void *data, size_t len);
 
 /* Stop feeding and close stdin (the child ended, or the job is aborted). */
 void pcomm__inchan_close(struct pcomm__inchan *ch);

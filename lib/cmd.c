@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "pcomm/error.h"
 #include "sys.h"
 
 int pcomm_cmd_new(pcomm_cmd **cmdp)
@@ -309,6 +311,52 @@ int pcomm_cmd_stdio_file(pcomm_cmd *cmd, int fd, const char *path, int oflags, u
     return pcomm_cmd_put_stdio(cmd, &entry);
 }
 
+int pcomm_cmd_stdio_pty(pcomm_cmd *cmd, int fd, int pty_id)
+{
+    if (fd < 0 || fd > 2 || pty_id < 0)
+        return -EINVAL;
+    return pcomm_cmd_simple_stdio(cmd, fd, PCOMM__STDIO_PTY, pty_id);
+}
+
+int pcomm_cmd_set_winsize(pcomm_cmd *cmd, unsigned cols, unsigned rows)
+{
+    if (!cmd || (cols == 0) != (rows == 0) || cols > 65535 || rows > 65535)
+        return -EINVAL;
+    cmd->cols = cols;
+    cmd->rows = rows;
+    return 0;
+}
+
+const char *pcomm_linebuf_library(void)
+{
+    /* Where distributions install coreutils' preload library (stdbuf(1) has its path built in:
+     * Debian and Fedora /usr/libexec/coreutils, Arch and Alpine /usr/lib/coreutils). */
+    static const char *const candidates[] = {
+        "/usr/libexec/coreutils/libstdbuf.so",
+        "/usr/lib/coreutils/libstdbuf.so",
+        "/usr/lib64/coreutils/libstdbuf.so",
+        "/usr/local/libexec/coreutils/libstdbuf.so",
+        "/usr/local/lib/coreutils/libstdbuf.so",
+        "/usr/lib/x86_64-linux-gnu/coreutils/libstdbuf.so",
+        "/usr/lib/aarch64-linux-gnu/coreutils/libstdbuf.so",
+    };
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (access(candidates[i], R_OK) == 0)
+            return candidates[i];
+    return NULL;
+}
+
+int pcomm_cmd_linebuf(pcomm_cmd *cmd)
+{
+    if (!cmd)
+        return -EINVAL;
+    const char *lib = pcomm_linebuf_library();
+    if (!lib)
+        return PCOMM_EUNSUPPORTED;
+    cmd->linebuf = lib;
+    return 0;
+}
+
 int pcomm_cmd_set_group(pcomm_cmd *cmd, int mode)
 {
     if (!cmd ||
@@ -355,6 +403,9 @@ int pcomm_cmd_dup(const pcomm_cmd *cmd, pcomm_cmd **copyp)
             r = pcomm_cmd_put_stdio(copy, &entry);
     }
     copy->group = cmd->group;
+    copy->cols = cmd->cols;
+    copy->rows = cmd->rows;
+    copy->linebuf = cmd->linebuf;
     if (r < 0) {
         pcomm_cmd_free(copy);
         return r;

@@ -14,12 +14,13 @@ enum pcomm__stdio_kind {
     PCOMM__STDIO_FD,
     PCOMM__STDIO_FILE,
     PCOMM__STDIO_MERGE,
+    PCOMM__STDIO_PTY,
 };
 
 struct pcomm__stdio {
     int child_fd;
     int kind;   /* enum pcomm__stdio_kind */
-    int arg;    /* parent fd (FD), the child fd merged into (MERGE) */
+    int arg;    /* parent fd (FD), the child fd merged into (MERGE), the pty id (PTY) */
     char *path; /* FILE */
     int oflags; /* FILE */
     unsigned mode;
@@ -42,7 +43,9 @@ struct pcomm_cmd {
     char *cwd;
     struct pcomm__stdio *stdio; /* sorted by child_fd, at most one entry per fd */
     size_t stdio_count, stdio_cap;
-    int group; /* enum pcomm_group */
+    int group;           /* enum pcomm_group */
+    unsigned cols, rows; /* pty window size; 0x0 = automatic */
+    const char *linebuf; /* libstdbuf.so to preload (a static string), or NULL */
 };
 
 /* The stdio entry for child_fd, or NULL when none was set. */

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 
 #include "job_private.h"
+#include "pcomm/error.h"
 #include "proc_private.h"
 #include "sys.h"
 
@@ -115,6 +116,14 @@ void pcomm__job_on_output_end(struct pcomm__outchan *ch)
         pcomm__job_abort(job, ch->error);
     else
         pcomm_job_maybe_finish(job);
+}
+
+/* Input through a pty: a line too long for the terminal ends the job with PCOMM_ELINE rather
+ * than reaching the child cut. */
+void pcomm__job_on_input_end(struct pcomm__inchan *ch)
+{
+    if (ch->error == PCOMM_ELINE)
+        pcomm__job_abort(pcomm__container_of(ch, pcomm_job, in), PCOMM_ELINE);
 }
 
 void pcomm__job_on_stage_err_end(struct pcomm__outchan *ch)

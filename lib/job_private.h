@@ -66,6 +66,9 @@ struct pcomm_job {
     size_t failed_stage; /* the stage whose spawn failed, after a failed start */
 };
 
+/* job_run.c */
+void pcomm__job_drop_own_loop(pcomm_job *job);
+
 /* job.c */
 int pcomm__job_alloc(pcomm_job **jobp, size_t stages);
 bool pcomm__job_stream_ok(int stream);
@@ -74,6 +77,7 @@ bool pcomm__job_stream_ok(int stream);
 void pcomm__job_init_runtime(pcomm_job *job, pcomm_loop *loop);
 void pcomm__job_on_output_end(struct pcomm__outchan *ch);
 void pcomm__job_on_stage_err_end(struct pcomm__outchan *ch);
+void pcomm__job_on_input_end(struct pcomm__inchan *ch);
 int pcomm__job_merged_line(void *userdata, const pcomm_line *line);
 int pcomm__job_watch_exits(pcomm_job *job);
 void pcomm__job_stop(pcomm_job *job);

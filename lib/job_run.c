@@ -61,6 +61,25 @@ static int pcomm_new_pipe(int p[2])
     return r;
 }
 
+/* The pty id a command gives child descriptor fd, or -1 when fd is not on a pty. */
+static int pcomm_pty_id(const pcomm_cmd *cmd, int fd)
+{
+    const struct pcomm__stdio *s = pcomm__cmd_stdio(cmd, fd);
+    return s && s->kind == PCOMM__STDIO_PTY ? s->arg : -1;
+}
+
+static pcomm_pty_info pcomm_stage_pty(const struct pcomm__jstage *stage, int fd)
+{
+    pcomm_pty_info info;
+    pcomm_proc_pty(stage->proc, fd, &info);
+    return info;
+}
+
+static bool pcomm_is_live_pty(const pcomm_pty_info *info)
+{
+    return info->path == PCOMM_PTY_CTTY || info->path == PCOMM_PTY_NOCTTY;
+}
+
 /* Whether the stages' stderr is pumped per stage (pipelines), and how. */
 static int pcomm_job_stderr_mode(const pcomm_job *job)
 {
@@ -77,6 +96,9 @@ static int pcomm_plumb_merged_stderr(pcomm_job *job, struct pcomm_plumbing *pl, 
     pcomm_cmd *cmd = job->stages[i].cmd;
     if (pl->out[1] >= 0)
         return pcomm_cmd_stdio_fd(cmd, 2, pl->out[1]);
+    int pty = pcomm_pty_id(cmd, 1);
+    if (pty >= 0) /* stdout on a pty: stderr on the same one (exact interleaving) */
+        return pcomm_cmd_stdio_pty(cmd, 2, pty);
     if (i + 1 == job->stage_count)
         return pcomm_cmd_stdio_merge(cmd, 2, 1);
     return pcomm_cmd_stdio_inherit(cmd, 1) == 0 ? pcomm_cmd_stdio_fd(cmd, 2, 1) : -ENOMEM;
@@ -87,6 +109,8 @@ static int pcomm_plumb_stderr(pcomm_job *job, struct pcomm_plumbing *pl, size_t 
     pcomm_cmd *cmd = job->stages[i].cmd;
     if (job->merge)
         return pcomm_plumb_merged_stderr(job, pl, i);
+    if (pcomm_pty_id(cmd, 2) >= 0)
+        return 0; /* pumped from its master after the spawn */
     if (job->stage_count == 1) {
         if (!pcomm__sinks_any(&job->sinks[PCOMM_STDERR]))
             return 0;
@@ -105,9 +129,12 @@ static int pcomm_job_plumb(pcomm_job *job, struct pcomm_plumbing *pl)
     size_t n = job->stage_count;
     pcomm_cmd *first = job->stages[0].cmd, *last = job->stages[n - 1].cmd;
     int r = 0;
-    if (job->in_kind != PCOMM__IN_NONE && (r = pcomm_new_pipe(pl->in)) == 0)
+    /* A descriptor on a pty needs no pipe: the job pumps the pty's master instead. */
+    if (job->in_kind != PCOMM__IN_NONE && pcomm_pty_id(first, 0) < 0 &&
+        (r = pcomm_new_pipe(pl->in)) == 0)
         r = pcomm_cmd_stdio_fd(first, 0, pl->in[0]);
-    if (r == 0 && pcomm__sinks_any(&job->sinks[PCOMM_STDOUT]) && (r = pcomm_new_pipe(pl->out)) == 0)
+    if (r == 0 && pcomm__sinks_any(&job->sinks[PCOMM_STDOUT]) && pcomm_pty_id(last, 1) < 0 &&
+        (r = pcomm_new_pipe(pl->out)) == 0)
         r = pcomm_cmd_stdio_fd(last, 1, pl->out[1]);
     for (size_t i = 0; r == 0 && i + 1 < n; i++) {
         int *link = &pl->links[2 * i];
@@ -164,8 +191,12 @@ static int pcomm_job_open_input(pcomm_job *job, struct pcomm_plumbing *pl)
     bool owned = job->in_kind == PCOMM__IN_FILE;
     int sink = pl->in[1];
     pl->in[1] = -1;
+    pcomm_pty_info pty = pcomm_stage_pty(&job->stages[0], 0);
+    bool tty = pcomm_is_live_pty(&pty);
+    if (sink < 0) /* stdin on a pty: its master, or the pipe it fell back to */
+        sink = pcomm_proc_take_fd(job->stages[0].proc, 0);
     int r = pcomm__inchan_open(&job->in, job->loop, sink, job->in_kind, job->in_data, job->in_len,
-                               job->in_fd, owned);
+                               job->in_fd, owned, tty, tty ? pcomm__job_on_input_end : NULL);
     job->in_open = true; /* from here on the channel owns sink and, for a file, the source */
     if (owned)
         job->in_fd = -1;
@@ -181,9 +212,44 @@ static int pcomm_job_open_channel(pcomm_job *job, struct pcomm__outchan *ch, int
     return pcomm__outchan_open(ch, job->loop, taken, stream, stage, sinks, on_end);
 }
 
+/* The parent's end of stage's output descriptor fd when it is on a pty (or the pipe a pty fell
+ * back to): its own master; the stdin master when the pty carries stdin too (duplicated when
+ * the input channel writes to it); or -1 when it shares stdout's pty (one stream, as stdout). */
+static int pcomm_pty_output_fd(pcomm_job *job, struct pcomm__jstage *stage, int fd)
+{
+    pcomm_pty_info pty = pcomm_stage_pty(stage, fd);
+    if (fd == 2 && (pty.fds & 2u))
+        return -1; /* folded into stdout's channel */
+    if (!pcomm_is_live_pty(&pty) || !(pty.fds & 1u))
+        return pcomm_proc_take_fd(stage->proc, fd);
+    if (stage->index != 0 || job->in_kind == PCOMM__IN_NONE)
+        return pcomm_proc_take_fd(stage->proc, 0);
+    int in = pcomm_proc_fd(stage->proc, 0);
+    return in < 0 ? in : pcomm__dup_above(in, 3);
+}
+
+/* Fill in the parent's ends of the outputs put on ptys, which exist only after the spawn. */
+static int pcomm_job_pty_outputs(pcomm_job *job, struct pcomm_plumbing *pl)
+{
+    size_t n = job->stage_count;
+    struct pcomm__jstage *last = &job->stages[n - 1];
+    if (pl->out[0] < 0 && pcomm__sinks_any(&job->sinks[PCOMM_STDOUT]) &&
+        pcomm_pty_id(last->cmd, 1) >= 0 && (pl->out[0] = pcomm_pty_output_fd(job, last, 1)) < -1)
+        return pl->out[0];
+    bool want_err = n == 1 ? pcomm__sinks_any(&job->sinks[PCOMM_STDERR]) && !job->merge
+                           : pcomm_job_stderr_mode(job) != PCOMM_STDERR_INHERIT;
+    for (size_t i = 0; want_err && i < n; i++) {
+        int *slot = n == 1 ? &pl->err[0] : &pl->errs[2 * i];
+        if (*slot < 0 && pcomm_pty_id(job->stages[i].cmd, 2) >= 0 &&
+            (*slot = pcomm_pty_output_fd(job, &job->stages[i], 2)) < -1)
+            return *slot;
+    }
+    return 0;
+}
+
 static int pcomm_job_open_outputs(pcomm_job *job, struct pcomm_plumbing *pl)
 {
-    int r = 0;
+    int r = pcomm_job_pty_outputs(job, pl);
     size_t last = job->stage_count - 1;
     if (pl->out[0] >= 0) {
         job->out_open[1] = true;
@@ -268,6 +334,10 @@ static int pcomm_job_open_input_file(pcomm_job *job)
 static int pcomm_job_launch(pcomm_job *job, pcomm_loop *loop, struct pcomm_plumbing *pl)
 {
     int r = pcomm_job_open_input_file(job); /* a missing input fails before anything runs */
+    /* Bytes for a pty are checked before anything runs: a line the terminal would cut is
+     * refused whole (fd and file input are checked as they stream). */
+    if (r == 0 && job->in_kind == PCOMM__IN_BYTES && pcomm_pty_id(job->stages[0].cmd, 0) >= 0)
+        r = pcomm__tty_check_lines(job->in_data, job->in_len);
     if (r == 0)
         r = pcomm_job_plumb(job, pl);
     if (r == 0)
@@ -312,11 +382,23 @@ int pcomm_job_start(pcomm_job *job, pcomm_loop *loop)
     if (r < 0) {
         if (job->in_kind == PCOMM__IN_FILE)
             pcomm__closep(&job->in_fd);
+        pcomm__job_drop_own_loop(job);
         return r;
     }
     job->held = true;
     pcomm__loop_hold(loop);
     return 0;
+}
+
+/* Free the job's private loop once nothing of the job is registered on it. */
+void pcomm__job_drop_own_loop(pcomm_job *job)
+{
+    if (!job->own_loop)
+        return;
+    if (job->loop == job->own_loop)
+        job->loop = NULL;
+    pcomm_loop_free(job->own_loop);
+    job->own_loop = NULL;
 }
 
 int pcomm_run(pcomm_job *job)
@@ -327,10 +409,12 @@ int pcomm_run(pcomm_job *job)
     if (r < 0)
         return r;
     r = pcomm_job_wait(job, -1);
-    if (r < 0) {
+    if (r < 0)
         pcomm__job_abort(job, r); /* the loop itself failed: leave nothing running */
+    pcomm__job_stop(job);
+    pcomm__job_drop_own_loop(job); /* the run is over: its descriptors go now, not at the free */
+    if (r < 0)
         return r;
-    }
     if (job->error)
         return job->error;
     for (size_t i = 0; i < job->stage_count; i++) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "proc_private.h"
+#include "pty.h"
 #include "sys.h"
 
 #ifndef P_PIDFD
@@ -235,6 +237,56 @@ int pcomm_proc_close_fd(pcomm_proc *proc, int child_fd)
     return 0;
 }
 
+int pcomm_proc_pty(const pcomm_proc *proc, int child_fd, pcomm_pty_info *info)
+{
+    if (!proc || !info || child_fd < 0)
+        return -EINVAL;
+    memset(info, 0, sizeof *info);
+    info->step = "";
+    const struct pcomm__pty *pty = pcomm__ptys_find(proc->ptys, proc->pty_count, child_fd);
+    if (!pty)
+        return 0;
+    info->path = pty->path;
+    info->id = pty->id;
+    info->fds = pty->fds;
+    pcomm_proc *p = (pcomm_proc *)(uintptr_t)proc; /* the size may change under the lock */
+    pthread_mutex_lock(&p->lock);
+    info->cols = pty->cols;
+    info->rows = pty->rows;
+    pthread_mutex_unlock(&p->lock);
+    info->error = pty->error;
+    info->step = pty->step;
+    memcpy(info->name, pty->name, sizeof info->name);
+    return 0;
+}
+
+int pcomm_proc_set_winsize(pcomm_proc *proc, unsigned cols, unsigned rows)
+{
+    if (!proc || (cols == 0) != (rows == 0) || cols > 65535 || rows > 65535)
+        return -EINVAL;
+    if (cols == 0) {
+        int r = pcomm__own_winsize(&cols, &rows);
+        if (r < 0)
+            return r;
+    }
+    int result = -ENOTTY;
+    for (size_t i = 0; i < proc->pty_count; i++) {
+        struct pcomm__pty *pty = &proc->ptys[i];
+        if (pty->ctl < 0)
+            continue;
+        int r = pcomm__pty_set_winsize(pty->ctl, cols, rows);
+        if (r == 0) {
+            pthread_mutex_lock(&proc->lock);
+            pty->cols = cols;
+            pty->rows = rows;
+            pthread_mutex_unlock(&proc->lock);
+        }
+        if (result == -ENOTTY || r < 0)
+            result = r;
+    }
+    return result;
+}
+
 /* Kill a child that is still running, then reap it. */
 static void pcomm_proc_reap(pcomm_proc *proc)
 {
@@ -259,6 +311,7 @@ void pcomm_proc_free(pcomm_proc *proc)
     for (size_t i = 0; i < proc->end_count; i++)
         pcomm__close(proc->ends[i].fd);
     pcomm__close(proc->pidfd);
+    pcomm__ptys_free(proc->ptys, proc->pty_count); /* the last master: the terminal hangs up */
     pthread_mutex_destroy(&proc->lock);
     free(proc->ends);
     free(proc->exe);

@@ -9,7 +9,9 @@
 
 #include "pcomm/proc.h"
 
-/* The parent's end of a pipe (or, later, a pty master) set up for one child descriptor. */
+struct pcomm__pty;
+
+/* The parent's end of a pipe (or a pty master) set up for one child descriptor. */
 struct pcomm__proc_end {
     int child_fd;
     int fd; /* -1 once taken or closed */
@@ -23,8 +25,10 @@ struct pcomm_proc {
     char *exe;         /* the executable run, after PATH lookup */
     struct pcomm__proc_end *ends;
     size_t end_count;
+    struct pcomm__pty *ptys; /* what became of each requested pty (lib/pty.h) */
+    size_t pty_count;
     int64_t start_ns;
-    pthread_mutex_t lock; /* guards status */
+    pthread_mutex_t lock; /* guards status and the ptys' window sizes */
     pcomm_status status;  /* how == PCOMM_RUNNING until an end was observed */
 };
 

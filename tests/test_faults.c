@@ -90,6 +90,17 @@ int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *
     return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
 }
 
+static int fp_openpt_errno; /* posix_openpt fails with this while set (pty exhaustion) */
+
+int posix_openpt(int flags)
+{
+    if (fp_openpt_errno || fp_hit("posix_openpt")) {
+        errno = fp_openpt_errno ? fp_openpt_errno : ENOSPC;
+        return -1;
+    }
+    return REAL(posix_openpt)(flags);
+}
+
 int pidfd_open(pid_t pid, unsigned flags)
 {
     if (fp_hit("pidfd_open")) {
@@ -219,11 +230,88 @@ static void test_cmd_setters_under_enomem(void **state)
     }
 }
 
+/* No pty can be made (/dev/ptmx missing, kernel.pty.max reached): the spawn still succeeds,
+ * with pipes, and says why. Separate ptys become separate pipes; a shared one, one pipe. */
+static void test_pty_exhaustion(void **state)
+{
+    (void)state;
+    for (int shared = 0; shared <= 1; shared++) {
+        pcomm_cmd *cmd = pt_helper_cmd("isatty", "1", "print", "out", "eprint", "err", NULL);
+        PT_OK(pcomm_cmd_stdio_pty(cmd, 1, 0));
+        PT_OK(pcomm_cmd_stdio_pty(cmd, 2, shared ? 0 : 1));
+        pcomm_job *job;
+        PT_OK(pcomm_job_new(&job, cmd));
+        PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, SIZE_MAX));
+        PT_OK(pcomm_job_capture(job, PCOMM_STDERR, SIZE_MAX));
+        fp_openpt_errno = ENOSPC;
+        int r = pcomm_run(job);
+        fp_openpt_errno = 0;
+        PT_OK(r);
+        for (int fd = 1; fd <= 2; fd++) {
+            pcomm_pty_info info;
+            PT_OK(pcomm_proc_pty(pcomm_job_proc(job), fd, &info));
+            assert_int_equal(info.path, PCOMM_PTY_PIPE);
+            assert_string_equal(info.step, "posix_openpt");
+            assert_int_equal(info.error, -ENOSPC);
+            assert_string_equal(info.name, "");
+        }
+        const void *data;
+        size_t len;
+        PT_OK(pcomm_spool_view(pcomm_job_output(job, PCOMM_STDOUT), &data, &len));
+        const char *want = shared ? "0\nouterr" : "0\nout"; /* a pipe: isatty(1) is 0 */
+        assert_int_equal(len, strlen(want));
+        assert_memory_equal(data, want, len);
+        PT_OK(pcomm_spool_view(pcomm_job_output(job, PCOMM_STDERR), &data, &len));
+        assert_int_equal(len, shared ? 0 : 3);
+        pcomm_job_free(job);
+        pcomm_cmd_free(cmd);
+    }
+}
+
+/* Every instrumented call failing once while spawning with ptys: the pty steps fall back, the
+ * others fail the spawn cleanly, and nothing leaks either way. */
+static void test_pty_spawn_every_failure(void **state)
+{
+    (void)state;
+    pcomm_cmd *cmd = pt_helper_cmd("print", "x", NULL);
+    PT_OK(pcomm_cmd_stdio_pty(cmd, 0, 0));
+    PT_OK(pcomm_cmd_stdio_pty(cmd, 1, 0));
+    PT_OK(pcomm_cmd_stdio_pty(cmd, 2, 1));
+    int fds = pt_count_fds(), failures = 0, fallbacks = 0;
+    for (int n = 1; n < 1000; n++) {
+        pcomm_proc *proc = NULL;
+        fp_arm(n, NULL);
+        int r = pcomm_spawn(cmd, &proc);
+        bool fired = fp_disarm();
+        if (r == 0) {
+            pcomm_pty_info info;
+            PT_OK(pcomm_proc_pty(proc, 1, &info));
+            fallbacks += info.error != 0;
+            PT_OK(pcomm_proc_wait(proc, 10000));
+            pcomm_proc_free(proc);
+            if (!fired)
+                break;
+            continue;
+        }
+        assert_true(fired);
+        assert_null(proc);
+        failures++;
+        assert_int_equal(pt_count_fds(), fds);
+        assert_int_equal(pt_count_children(NULL), 0);
+    }
+    fprintf(stderr, "[ faults ] pty spawn: %d failures reported, %d pty fallbacks\n", failures,
+            fallbacks);
+    assert_true(fallbacks >= 1); /* at least posix_openpt */
+    pcomm_cmd_free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         PT_TEST(test_spawn_every_failure),
         PT_TEST(test_cmd_setters_under_enomem),
+        PT_TEST(test_pty_exhaustion),
+        PT_TEST(test_pty_spawn_every_failure),
     };
     return PT_RUN(tests);
 }

@@ -48,7 +48,15 @@ struct cli_opts {
     const char *json;  /* -j */
     const char *trace; /* --trace */
     const char *lock;  /* --lock */
+    /* line buffering */
+    unsigned pty;        /* CLI_PTY_* bits: which descriptors get a pty */
+    bool pty_merged;     /* --pty=merged: stdout and stderr on one pty */
+    bool linebuf;        /* --linebuf */
+    unsigned cols, rows; /* --size, 0x0 = automatic */
 };
+
+/* opts.pty bits, by child descriptor. */
+enum { CLI_PTY_STDIN = 1, CLI_PTY_STDOUT = 2, CLI_PTY_STDERR = 4 };
 
 /* Parse argv into opts. Returns -1 to continue, or an exit status for main to return (after
  * --help, --version, or a usage error, which has already been reported). */
@@ -95,7 +103,7 @@ struct cli_output {
     int64_t start_ns;
     bool line_start[3];    /* the next piece on this stream starts a line */
     bool live_lines[3];    /* print this stream line by line (with -T / --prefix) */
-    bool pumped[3];        /* the stream goes through the job (a pipe) */
+    bool pumped[3];        /* the stream goes through the job (a pipe or a pty) */
     bool live[3];          /* shown live on pcomm's own stdout / stderr */
     pcomm_atomic *file[3]; /* -o, -e (the same writer for both when they name one path) */
     pcomm_spool *tail;     /* both streams' lines in arrival order, for --tail */

@@ -47,6 +47,30 @@ static int configure_stage(const struct cli_opts *opts, pcomm_cmd *cmd)
     return r;
 }
 
+/* Line buffering: -u / --pty, --size, --linebuf. stdin's pty is the first stage's, shared with
+ * its stdout for a single command (then the controlling terminal); stdout's is the last stage's
+ * (pty 0); each stage's stderr gets its own (pty 1), or shares stdout's when merged. */
+static int build_line_buffering(const struct cli_opts *opts, pcomm_pipeline *stages)
+{
+    size_t n = pcomm_pipeline_length(stages);
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        pcomm_cmd *cmd = pcomm_pipeline_cmd(stages, i);
+        bool first = i == 0, last = i + 1 == n;
+        if (first && (opts->pty & CLI_PTY_STDIN))
+            r = pcomm_cmd_stdio_pty(cmd, 0, 0);
+        if (r == 0 && last && (opts->pty & CLI_PTY_STDOUT))
+            r = pcomm_cmd_stdio_pty(cmd, 1, 0);
+        if (r == 0 && (opts->pty & CLI_PTY_STDERR) && (!opts->merge || last))
+            r = pcomm_cmd_stdio_pty(cmd, 2, opts->merge ? 0 : 1);
+        if (r == 0 && opts->cols)
+            r = pcomm_cmd_set_winsize(cmd, opts->cols, opts->rows);
+        if (r == 0 && opts->linebuf && (r = pcomm_cmd_linebuf(cmd)) == PCOMM_EUNSUPPORTED)
+            cli_error("--linebuf needs coreutils' libstdbuf.so, which is not installed");
+    }
+    return r;
+}
+
 /* The stages to run: COMMAND alone, or the pipeline of -c. Returns 0, a negative error, or
  * CLI_EXIT_FAILURE after reporting a syntax error. */
 static int build_stages(const struct cli_opts *opts, pcomm_pipeline **stagesp)
@@ -74,6 +98,12 @@ static int build_stages(const struct cli_opts *opts, pcomm_pipeline **stagesp)
     }
     for (size_t i = 0; r == 0 && i < pcomm_pipeline_length(stages); i++)
         r = configure_stage(opts, pcomm_pipeline_cmd(stages, i));
+    if (r == 0)
+        r = build_line_buffering(opts, stages);
+    if (r == PCOMM_EUNSUPPORTED) { /* already reported */
+        pcomm_pipeline_free(stages);
+        return CLI_EXIT_FAILURE;
+    }
     if (r < 0) {
         pcomm_pipeline_free(stages);
         return r;
@@ -112,6 +142,8 @@ static int configure_job(struct cli_run *run)
     if (r == 0 && opts->input)
         r = strcmp(opts->input, "-") ? pcomm_job_input_file(job, opts->input)
                                      : pcomm_job_input_fd(job, 0);
+    else if (r == 0 && (opts->pty & CLI_PTY_STDIN))
+        r = pcomm_job_input_fd(job, 0); /* relay pcomm's stdin through the pty */
     if (r == 0 && run->timeout_ms > 0)
         r = pcomm_job_set_timeout(job, (int)run->timeout_ms, opts->timeout_sig,
                                   (int)opts->kill_after_ms);
@@ -151,13 +183,15 @@ static int report_start_error(const struct cli_opts *opts, const char *program, 
     }
 }
 
-/* Block the signals pcomm forwards, and return a signalfd that reports them. */
+/* Block the signals pcomm forwards (and SIGWINCH, relayed as a window size), and return a
+ * signalfd that reports them. */
 static int forward_signals_setup(sigset_t *old)
 {
     sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
         sigaddset(&set, forwarded_signals[i]);
+    sigaddset(&set, SIGWINCH);
     sigprocmask(SIG_BLOCK, &set, old);
     int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     return fd >= 0 ? fd : -errno;
@@ -165,11 +199,32 @@ static int forward_signals_setup(sigset_t *old)
 
 /* ---- running --------------------------------------------------------------------------------- */
 
+/* pcomm's terminal was resized: resize every stage's ptys; the kernel signals the child. */
+static void relay_winsize(struct cli_run *run)
+{
+    for (size_t i = 0; i < pcomm_job_stage_count(run->job); i++) {
+        pcomm_proc *proc = pcomm_job_stage_proc(run->job, i);
+        pcomm_pty_info info;
+        if (pcomm_proc_set_winsize(proc, 0, 0) < 0)
+            continue;
+        for (int fd = 0; fd <= 2; fd++)
+            if (pcomm_proc_pty(proc, fd, &info) == 0 && info.path != PCOMM_PTY_NONE &&
+                info.path != PCOMM_PTY_PIPE) {
+                cli_verbose(run->opts, "window size %ux%u", info.cols, info.rows);
+                return;
+            }
+    }
+}
+
 static void forward_pending(struct cli_run *run)
 {
     struct signalfd_siginfo si;
-    while (read(run->sfd, &si, sizeof si) == (ssize_t)sizeof si)
-        pcomm_job_kill(run->job, (int)si.ssi_signo); /* reported through on_event */
+    while (read(run->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGWINCH)
+            relay_winsize(run);
+        else
+            pcomm_job_kill(run->job, (int)si.ssi_signo); /* reported through on_event */
+    }
 }
 
 /* Drive the job's loop next to the signalfd until the job ends, redrawing the status line. */
@@ -240,6 +295,34 @@ static int exit_status(struct cli_run *run)
     return code < 0 ? CLI_EXIT_FAILURE : code;
 }
 
+/* -v: what became of each pty, once per pty (at its lowest fd), e.g.
+ * "pty /dev/pts/2 (stdout, stderr) 80x24, controlling terminal", or a fallback and its reason. */
+static void report_ptys(const struct cli_opts *opts, pcomm_proc *proc)
+{
+    static const char *const names[] = {"stdin", "stdout", "stderr"};
+    for (int fd = 0; fd <= 2; fd++) {
+        pcomm_pty_info info;
+        if (pcomm_proc_pty(proc, fd, &info) < 0 || info.path == PCOMM_PTY_NONE ||
+            (info.fds & ((1u << fd) - 1)))
+            continue; /* not a pty, or reported under a lower fd */
+        char fds[32] = "";
+        for (int f = 0; f <= 2; f++)
+            if (info.fds & (1u << f))
+                snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s%s", *fds ? ", " : "",
+                         names[f]);
+        char why[160] = "";
+        if (info.error)
+            snprintf(why, sizeof why, " (%s: %s)", info.step, pcomm_strerror(info.error));
+        if (info.path == PCOMM_PTY_PIPE)
+            cli_verbose(opts, "no pty for %s%s: using a pipe", fds, why);
+        else
+            cli_verbose(opts, "pty %s (%s) %ux%u, %s%s", info.name, fds, info.cols, info.rows,
+                        info.path == PCOMM_PTY_CTTY ? "controlling terminal"
+                                                    : "not the controlling terminal",
+                        why);
+    }
+}
+
 static void say_started(const struct cli_opts *opts, pcomm_job *job)
 {
     for (size_t i = 0; opts->verbose && i < pcomm_job_stage_count(job); i++) {
@@ -247,6 +330,7 @@ static void say_started(const struct cli_opts *opts, pcomm_job *job)
         if (i == 0)
             cli_verbose(opts, "spawn path %s", pcomm_proc_spawn_path(proc));
         cli_verbose(opts, "running %s as pid %d", pcomm_proc_exe(proc), pcomm_proc_pid(proc));
+        report_ptys(opts, proc);
     }
 }
 

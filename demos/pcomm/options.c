@@ -66,6 +66,16 @@ static void usage(FILE *out)
           "      --tail=N               if the command fails, print its last N lines at the end\n"
           "      --spool-max=SIZE       captured output kept in memory before spilling (8M)\n"
           "\n"
+          "Line buffering:\n"
+          "  -u, --unbuffer             stdout and stderr each on their own pseudo-terminal, so\n"
+          "                             the command writes line by line; streams stay apart\n"
+          "      --pty=WHICH            stdout, stderr, both (= -u), merged (one pty for both)\n"
+          "                             or all (stdin too, for programs that prompt)\n"
+          "      --linebuf              line-buffer C stdio through LD_PRELOAD (stdbuf's way),\n"
+          "                             keeping pipes\n"
+          "      --size=COLSxROWS       pty window size (default: pcomm's terminal, else\n"
+          "                             $COLUMNS x $LINES, else 80x24)\n"
+          "\n"
           "Time limits:\n"
           "  -t, --timeout=DURATION     send the signal to the command's group after DURATION\n"
           "  -s, --signal=SIGNAL        the signal for --timeout (default TERM)\n"
@@ -111,6 +121,9 @@ enum {
     OPT_PRESERVE_STATUS,
     OPT_TRACE,
     OPT_LOCK,
+    OPT_PTY,
+    OPT_LINEBUF,
+    OPT_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -138,6 +151,10 @@ static const struct option long_options[] = {
     {"json", required_argument, NULL, 'j'},
     {"trace", required_argument, NULL, OPT_TRACE},
     {"lock", required_argument, NULL, OPT_LOCK},
+    {"unbuffer", no_argument, NULL, 'u'},
+    {"pty", required_argument, NULL, OPT_PTY},
+    {"linebuf", no_argument, NULL, OPT_LINEBUF},
+    {"size", required_argument, NULL, OPT_SIZE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -178,11 +195,53 @@ static int duration_option(const char *name, const char *arg, int64_t *ms)
     return -1;
 }
 
+/* --pty=WHICH */
+static int parse_pty(const char *arg, struct cli_opts *opts)
+{
+    static const struct {
+        const char *name;
+        unsigned fds;
+        bool merged;
+    } choices[] = {
+        {"stdout", CLI_PTY_STDOUT, false},
+        {"stderr", CLI_PTY_STDERR, false},
+        {"both", CLI_PTY_STDOUT | CLI_PTY_STDERR, false},
+        {"merged", CLI_PTY_STDOUT | CLI_PTY_STDERR, true},
+        {"all", CLI_PTY_STDIN | CLI_PTY_STDOUT | CLI_PTY_STDERR, false},
+    };
+    for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+        if (!strcmp(arg, choices[i].name)) {
+            opts->pty = choices[i].fds;
+            opts->pty_merged = choices[i].merged;
+            return -1;
+        }
+    return bad_value("--pty", arg, "choice");
+}
+
+/* --size=COLSxROWS, each 1..65535 */
+static int parse_winsize(const char *arg, struct cli_opts *opts)
+{
+    char *x, *end;
+    errno = 0;
+    unsigned long cols = strtoul(arg, &x, 10);
+    if (errno || x == arg || (*x != 'x' && *x != 'X') || !isdigit((unsigned char)*arg) ||
+        !isdigit((unsigned char)x[1]))
+        return bad_value("--size", arg, "size");
+    unsigned long rows = strtoul(x + 1, &end, 10);
+    if (errno || *end || cols == 0 || rows == 0 || cols > 65535 || rows > 65535)
+        return bad_value("--size", arg, "size");
+    opts->cols = (unsigned)cols;
+    opts->rows = (unsigned)rows;
+    return -1;
+}
+
 /* Options with an argument that needs checking; returns -1 to continue or an exit status. */
 static int parse_value_option(int c, const char *arg, struct cli_opts *opts)
 {
     uint64_t size;
     switch (c) {
+    case OPT_PTY: return parse_pty(arg, opts);
+    case OPT_SIZE: return parse_winsize(arg, opts);
     case 't': return duration_option("--timeout", arg, &opts->timeout_ms);
     case 'k': return duration_option("--kill-after", arg, &opts->kill_after_ms);
     case OPT_LINGER: return duration_option("--linger", arg, &opts->linger_ms);
@@ -224,6 +283,11 @@ static int parse_one(int c, char **argv, struct cli_opts *opts)
     case 'j': opts->json = optarg; return -1;
     case OPT_TRACE: opts->trace = optarg; return -1;
     case OPT_LOCK: opts->lock = optarg; return -1;
+    case 'u':
+        opts->pty = CLI_PTY_STDOUT | CLI_PTY_STDERR;
+        opts->pty_merged = false;
+        return -1;
+    case OPT_LINEBUF: opts->linebuf = true; return -1;
     case 'v': opts->verbose++; return -1;
     case 'h': usage(stdout); return 0;
     case 'V': printf("pcomm %s\n", pcomm_version()); return 0;
@@ -247,7 +311,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *opts)
     opts->spool_max = 8 << 20;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:o:e:mqTt:s:k:j:vhV", long_options, NULL)) !=
+    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:o:e:mqTt:s:k:uj:vhV", long_options, NULL)) !=
            -1) {
         int status = parse_one(c, argv, opts);
         if (status >= 0)
@@ -266,6 +330,8 @@ int cli_parse(int argc, char **argv, struct cli_opts *opts)
         return CLI_EXIT_FAILURE;
     }
     opts->argv = argv + optind;
+    if (opts->pty_merged)
+        opts->merge = true; /* one pty for both: one stream, as with -m */
     return -1;
 }
 

@@ -124,7 +124,10 @@ int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_p
         out->live[s] = live;
         out->live_lines[s] = live && (opts->timestamps || opts->prefix);
         out->line_start[s] = true;
-        out->pumped[s] = out->live_lines[s] || out->tail || file || out->count || out->report;
+        /* A pty's output must be pumped: pcomm is its only reader. */
+        bool pty = (opts->pty & (1u << s)) != 0;
+        out->pumped[s] =
+            out->live_lines[s] || out->tail || file || out->count || out->report || pty;
         if (file)
             r = open_output(out, s);
         else if (!out->pumped[s] && !live)

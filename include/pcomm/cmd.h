@@ -133,6 +133,39 @@ PCOMM_API int pcomm_cmd_stdio_file(pcomm_cmd *cmd, int fd, const char *path, int
  * chains. */
 PCOMM_API int pcomm_cmd_stdio_merge(pcomm_cmd *cmd, int fd, int into_fd);
 
+/* The child's fd (0, 1 or 2) is the slave side of a pseudo-terminal, so isatty() is true and
+ * C stdio, Python and most runtimes line-buffer it. Descriptors given the same pty_id (any
+ * number >= 0) share one pty: stdout and stderr merged with their exact interleaving. Different
+ * ids give different ptys: stdout and stderr each pass isatty() and line-buffer, yet stay
+ * separate streams. Output is byte-exact (no "\r\n", no echo, no XON/XOFF). The child leads a
+ * new session whose controlling terminal is the pty of its lowest pty descriptor (unless the
+ * group mode is PCOMM_GROUP_INHERIT: then there is no new session and no controlling terminal).
+ * pcomm_spawn() falls back to a pty without a controlling terminal, and then to pipes, when a
+ * step fails; pcomm_proc_pty() tells which path was taken and why. The parent's end is the
+ * pty's master, see pcomm_proc_fd(). A pty is an order of magnitude slower than a pipe for bulk
+ * data: use one only where line buffering matters. See pcomm_pty(7). Returns 0, -EINVAL (fd not
+ * 0, 1 or 2, or pty_id < 0) or -ENOMEM. */
+PCOMM_API int pcomm_cmd_stdio_pty(pcomm_cmd *cmd, int fd, int pty_id);
+
+/* The window size of the command's ptys, in columns and rows (1..65535 each). 0x0, the default,
+ * means automatic: the size of pcomm's own terminal (the parent's fd 0, 1 or 2, else
+ * /dev/tty), else $COLUMNS and $LINES from the child's environment, else 80x24; never 0x0.
+ * Returns 0 or -EINVAL (one of the two 0, or a value above 65535). */
+PCOMM_API int pcomm_cmd_set_winsize(pcomm_cmd *cmd, unsigned cols, unsigned rows);
+
+/* Ask glibc stdio in the child to line-buffer stdout and stderr while they stay pipes (the
+ * stdbuf(1) method): at spawn time coreutils' libstdbuf.so is appended to LD_PRELOAD in the
+ * child's environment, with _STDBUF_O=L and _STDBUF_E=L. This works only for dynamically linked
+ * programs that use C stdio and do not set their own buffering (not for static binaries,
+ * Python, or set-uid programs), and every descendant inherits it. The library is looked for now,
+ * in the usual places (/usr/libexec/coreutils, /usr/lib/coreutils, ...). Returns 0,
+ * PCOMM_EUNSUPPORTED when libstdbuf.so is not installed, -EINVAL or -ENOMEM. */
+PCOMM_API int pcomm_cmd_linebuf(pcomm_cmd *cmd);
+
+/* The libstdbuf.so that pcomm_cmd_linebuf() would use: a static string, or NULL when none is
+ * installed. */
+PCOMM_API const char *pcomm_linebuf_library(void);
+
 /* Process-group modes (pcomm_cmd_set_group). */
 enum pcomm_group {
     /* The child leads a new process group (the default). Signals from pcomm go to the whole

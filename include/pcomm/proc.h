@@ -81,6 +81,10 @@ PCOMM_API const char *pcomm_proc_spawn_path(const pcomm_proc *proc);
 PCOMM_API const char *pcomm_proc_exe(const pcomm_proc *proc);
 
 /* The parent's end of the pipe set up for child descriptor child_fd, still owned by the proc.
+ * For a pty it is the master, which is read (the child's output) and written (its input) through
+ * one descriptor: a pty shared by several child descriptors appears only under the lowest of
+ * them (stdout and stderr on one pty: under 1). Read a master until read() fails with EIO, which
+ * is how Linux reports the end of a pty, never stop at POLLHUP: data may still be queued.
  * Returns the descriptor, or -EBADF when child_fd has no pipe (or it was taken or closed),
  * -EINVAL for bad arguments. Parent ends are close-on-exec and blocking. */
 PCOMM_API int pcomm_proc_fd(const pcomm_proc *proc, int child_fd);
@@ -91,6 +95,42 @@ PCOMM_API int pcomm_proc_take_fd(pcomm_proc *proc, int child_fd);
 /* Close the parent's end of child_fd's pipe now (typically stdin, to send EOF).
  * Returns 0, -EBADF when there is no such pipe end, or -EINVAL. */
 PCOMM_API int pcomm_proc_close_fd(pcomm_proc *proc, int child_fd);
+
+/* How a child descriptor asked to be a pty (pcomm_cmd_stdio_pty()) was set up. */
+enum pcomm_pty_path {
+    PCOMM_PTY_NONE = 0,   /* the descriptor was not asked to be a pty */
+    PCOMM_PTY_CTTY = 1,   /* a pty that is the child's controlling terminal */
+    PCOMM_PTY_NOCTTY = 2, /* a pty that is not: the second pty of a session, a child that stays in
+                             the parent's group, or a failed step (error, step) */
+    PCOMM_PTY_PIPE = 3    /* no pty could be made (error, step): a pipe instead, with the
+                             descriptors that shared the pty merged as they would have been */
+};
+
+/* What pcomm_proc_pty() reports. The reserved fields are zero. */
+typedef struct pcomm_pty_info {
+    int path;      /* enum pcomm_pty_path */
+    int id;        /* the pty_id given to pcomm_cmd_stdio_pty() */
+    unsigned fds;  /* the child descriptors on this pty: bit 0 stdin, 1 stdout, 2 stderr */
+    unsigned cols; /* the window size set at spawn time */
+    unsigned rows;
+    int error;        /* for a fallback: the negative errno of the step that failed, else 0 */
+    const char *step; /* for a fallback: the step that failed ("posix_openpt", "TIOCGSID", ...),
+                         a static string; "" otherwise */
+    char name[64];    /* the slave's path, e.g. "/dev/pts/3"; "" for PCOMM_PTY_PIPE */
+    int64_t reserved[4];
+} pcomm_pty_info;
+
+/* Describe the pty of child descriptor child_fd into *info. Returns 0 (with path
+ * PCOMM_PTY_NONE when child_fd was not asked to be a pty) or -EINVAL. */
+PCOMM_API int pcomm_proc_pty(const pcomm_proc *proc, int child_fd, pcomm_pty_info *info);
+
+/* Set the window size of every pty of the child (as a terminal emulator does on a resize; the
+ * kernel then sends SIGWINCH to the foreground group of the controlling terminal). 0x0 means
+ * the current size of pcomm's own terminal (the caller's fd 0, 1 or 2, else /dev/tty). The proc
+ * keeps its own descriptor on each master for this until pcomm_proc_free(), so taking or closing
+ * the parent's end does not hang up the terminal. Returns 0, -ENOTTY when the child has no pty
+ * or, for 0x0, the caller has no terminal, or -EINVAL. */
+PCOMM_API int pcomm_proc_set_winsize(pcomm_proc *proc, unsigned cols, unsigned rows);
 
 /* Send signal sig (0 tests for existence). When the child leads a process group (the default) the
  * signal goes to the whole group, so descendants that stayed in it get it too; otherwise it goes

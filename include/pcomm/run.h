@@ -107,7 +107,13 @@ PCOMM_API void pcomm_job_free(pcomm_job *job);
 
 /* ---- input (the child's stdin); without one, stdin is whatever cmd says (inherited) -------- */
 
-/* Feed len bytes from data. They are not copied: data must stay valid until the job ends. */
+/* Feed len bytes from data. They are not copied: data must stay valid until the job ends.
+ * When cmd puts stdin on a pty (pcomm_cmd_stdio_pty()), the input goes through its master:
+ * bytes the terminal would act on (^C, ^D, DEL, ...) are quoted so that they arrive as data,
+ * the end is a VEOF the child's read() sees (two after a last line without '\n'), and a line
+ * longer than the terminal's 4095-byte limit is refused: pcomm_job_start() returns PCOMM_ELINE
+ * before anything runs (fd and file input are checked as they stream; a long line then ends
+ * the job with PCOMM_ELINE). */
 PCOMM_API int pcomm_job_input_bytes(pcomm_job *job, const void *data, size_t len);
 
 /* Feed everything read from fd until its end-of-file. fd is not taken over and is never made
@@ -136,7 +142,9 @@ PCOMM_API int pcomm_job_on_line(pcomm_job *job, int stream, pcomm_line_fn fn, vo
                                 size_t max_line);
 
 /* Send stderr where stdout goes, through the same pipe, so their order is kept exactly (2>&1).
- * stderr's own settings are then ignored. */
+ * stderr's own settings are then ignored. With stdout on a pty, stderr goes on the same pty.
+ * A pumped stream is a pipe unless cmd puts it on a pty, whose master is then read until EIO;
+ * stdout and stderr on one pty are one stream, delivered as PCOMM_STDOUT. */
 PCOMM_API int pcomm_job_merge_stderr(pcomm_job *job);
 
 /* ---- time limits ---------------------------------------------------------------------------- */

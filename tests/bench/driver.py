@@ -251,6 +251,50 @@ def pipeline_groups(build, quick):
     return groups
 
 
+def pty_groups(build, quick):
+    """Issue 5: pipe vs pty throughput (documented, no target), line latency under -u, and
+    pcomm -u start-up against expect's unbuffer."""
+    b = os.path.join(build, "tests/bench")
+    bench = os.path.join(b, "bench_pty")
+    groups = []
+    shapes = (("bulk", (16 if quick else 128) << 20, 65536),
+              ("80-byte lines", (4 if quick else 20) * 1000 * 1000, 80))
+    for shape, total, chunk in shapes:
+        for place, pcpu, ccpu in PLACEMENTS:
+            child = ["taskset", "-c", ccpu, os.path.join(b, "pipe_writer"), str(total), str(chunk)]
+            env = {"PIN_PARENT": pcpu}
+            v = [Variant(f"raw {kind} capture loop" if raw else f"pcomm_run capture, {kind}",
+                         [bench, "tput", f"{'raw' if raw else 'pcomm'}-{kind}", str(total)] + child,
+                         env, "MB/s")
+                 for kind in ("pipe", "pty") for raw in (True, False)]
+            groups.append(Group(f"pty vs pipe, {shape}, {total / 1e6:.0f} MB, {place}", v,
+                                "raw pipe capture loop",
+                                [("pcomm_run capture, pty", "raw pty capture loop", 0.9,
+                                  "pcomm pty >= 0.9x the raw pty loop (PT1)")]))
+    n = "200" if quick else "1000"
+    ref = [sys.executable, "-c", "print(1000)"]
+    lat = [Variant("raw pty read loop", [bench, "latency", "raw-pty", n, "2000"], unit=" lines/s"),
+           Variant("pcomm -u line callback", [bench, "latency", "pcomm-pty", n, "2000"],
+                   unit=" lines/s"),
+           Variant("1 ms reference", ref, unit=" lines/s")]
+    groups.append(Group(f"printf to line callback, 1/median latency, {n} lines 2 ms apart", lat,
+                        "raw pty read loop",
+                        [("pcomm -u line callback", "1 ms reference", 1.0,
+                          "median latency <= 1 ms")]))
+    runs = "10" if quick else "50"
+    cli = os.path.join(build, "demos/pcomm")
+    start = [Variant("unbuffer (expect) /bin/true", [bench, "startup", runs, "unbuffer", "/bin/true"]),
+             Variant("pcomm -u /bin/true", [bench, "startup", runs, cli, "-u", "/bin/true"]),
+             Variant("pcomm /bin/true", [bench, "startup", runs, cli, "/bin/true"]),
+             Variant("/bin/true", [bench, "startup", runs, "/bin/true"])]
+    if shutil.which("unbuffer"):
+        groups.append(Group(f"start-up, {runs} runs in a row", start,
+                            "unbuffer (expect) /bin/true",
+                            [("pcomm -u /bin/true", "unbuffer (expect) /bin/true", 2.0,
+                              "pcomm -u takes <= 0.5x unbuffer's time")], cpus="0"))
+    return groups
+
+
 BENCHMARKS = {
     "spawn": spawn_groups,
     "capture": capture_groups,
@@ -258,6 +302,7 @@ BENCHMARKS = {
     "many": many_groups,
     "spool": spool_groups,
     "pipeline": pipeline_groups,
+    "pty": pty_groups,
 }
 
 

@@ -32,6 +32,11 @@
  *   grandchild MS     fork a grandchild that keeps every descriptor, sleeps MS ms and exits;
  *                     prints the grandchild's pid and a newline, continues at once
  *   lines N MS        print N lines "line I\n" through stdio (default buffering), MS ms apart
+ *   both N MS         print "out I\n" to stdout and "err I\n" to stderr through stdio (default
+ *                     buffering), N pairs, MS ms apart
+ *   count             read stdin until EOF and print the number of bytes and a newline
+ *   winch MS          wait up to MS ms for SIGWINCH; print "winch COLSxROWS\n" (fd 1's size
+ *                     then) or "nowinch\n"
  * SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -235,6 +240,59 @@ static void stdio_lines(long n, long ms)
     fflush(stdout);
 }
 
+static void stdio_both(long n, long ms)
+{
+    for (long i = 0; i < n; i++) {
+        printf("out %ld\n", i);
+        fprintf(stderr, "err %ld\n", i);
+        if (ms > 0)
+            sleep_ms(ms);
+    }
+    fflush(stdout);
+}
+
+static void count_stdin(void)
+{
+    static unsigned char buf[1 << 16];
+    long total = 0;
+    for (;;) {
+        ssize_t n = read(0, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            die("read");
+        if (n == 0)
+            break;
+        total += n;
+    }
+    char line[64];
+    snprintf(line, sizeof line, "%ld\n", total);
+    say(line);
+}
+
+static void wait_winch(long ms)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    say("ready\n");
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    int sig;
+    while ((sig = sigtimedwait(&set, NULL, &ts)) < 0 && errno == EINTR)
+        ;
+    if (sig == SIGWINCH) {
+        struct winsize ws;
+        char line[64];
+        if (ioctl(1, TIOCGWINSZ, &ws) < 0)
+            ws.ws_col = ws.ws_row = 0;
+        snprintf(line, sizeof line, "winch %ux%u\n", ws.ws_col, ws.ws_row);
+        say(line);
+    } else {
+        say("nowinch\n");
+    }
+}
+
 int main(int argc, char **argv)
 {
     char line[8192];
@@ -346,6 +404,14 @@ int main(int argc, char **argv)
         } else if (!strcmp(op, "lines")) {
             stdio_lines(num(a1), num(a2));
             i += 2;
+        } else if (!strcmp(op, "both")) {
+            stdio_both(num(a1), num(a2));
+            i += 2;
+        } else if (!strcmp(op, "count")) {
+            count_stdin();
+        } else if (!strcmp(op, "winch")) {
+            wait_winch(num(a1));
+            i++;
         } else {
             dprintf(2, "pcomm-test-helper: unknown operation '%s'\n", op);
             return 97;
