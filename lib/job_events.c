@@ -18,8 +18,7 @@
 
 /* ---- signals --------------------------------------------------------------------------------- */
 
-/* Signal every stage: each process group once (through its leader), and every stage that is in
- * no group of its own alone. Stages that joined the first stage's group get it with the group. */
+/* Tell the host's event callback, if any. */
 static void pcomm_job_emit(pcomm_job *job, pcomm_event ev)
 {
     if (!job->event_fn)
@@ -28,6 +27,8 @@ static void pcomm_job_emit(pcomm_job *job, pcomm_event ev)
     job->event_fn(job->event_userdata, &ev);
 }
 
+/* Signal every stage: each process group once (through its leader), and every stage that is in
+ * no group of its own alone. Stages that joined the first stage's group get it with the group. */
 int pcomm__job_signal(pcomm_job *job, int sig, int reason)
 {
     pcomm_proc *first = job->stages[0].proc;

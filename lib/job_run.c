@@ -101,7 +101,9 @@ static int pcomm_plumb_merged_stderr(pcomm_job *job, struct pcomm_plumbing *pl, 
         return pcomm_cmd_stdio_pty(cmd, 2, pty);
     if (i + 1 == job->stage_count)
         return pcomm_cmd_stdio_merge(cmd, 2, 1);
-    return pcomm_cmd_stdio_inherit(cmd, 1) == 0 ? pcomm_cmd_stdio_fd(cmd, 2, 1) : -ENOMEM;
+    /* An earlier stage's stdout feeds the next stage; its stderr goes where the pipeline's
+     * stdout goes when that is inherited: the parent's own stdout. */
+    return pcomm_cmd_stdio_fd(cmd, 2, 1);
 }
 
 static int pcomm_plumb_stderr(pcomm_job *job, struct pcomm_plumbing *pl, size_t i)

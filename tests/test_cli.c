@@ -451,6 +451,12 @@ static void test_pipeline_option(void **state)
     assert_string_equal(r.err,
                         "pcomm: cannot run 'pcomm-no-such-program': No such file or directory\n");
     result_free(&r);
+    /* -m with the output left to the stages: stage 0's stdout still feeds stage 1, its stderr
+     * goes where the pipeline's stdout goes. */
+    r = RUN_CLI("-m", "-c", "sh -c 'echo a; echo b >&2' | sed s/a/A/");
+    assert_true(!strcmp(r.out, "A\nb\n") || !strcmp(r.out, "b\nA\n"));
+    assert_int_equal(r.err_len, 0);
+    result_free(&r);
     r = RUN_CLI("-E", "WHO=stage", "-c", "sh -c 'echo $WHO' | cat");
     assert_string_equal(r.out, "stage\n");
     result_free(&r);
