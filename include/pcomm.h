@@ -10,5 +10,6 @@
 #include "pcomm/error.h"
 #include "pcomm/cmd.h"
 #include "pcomm/proc.h"
+#include "pcomm/filter.h"
 
 #endif /* PCOMM_H */
