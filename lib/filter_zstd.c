@@ -166,8 +166,12 @@ static int zstd_decode(void *state, struct pcomm__buf *b, bool finish, char *msg
     struct zstd_state *s = state;
     ZSTD_inBuffer in = {b->in, b->in_len, 0};
     ZSTD_outBuffer out = {b->out, b->out_len, 0};
-    size_t r;
+    size_t r = 0;
     do {
+        /* Between frames with no input there is nothing to do: asking libzstd anyway would
+         * answer with a size hint, not a frame end. */
+        if (!s->in_frame && in.pos == in.size)
+            break;
         if (!s->in_frame)
             ZSTD_DCtx_setParameter(s->d, ZSTD_d_windowLogMax, (int)s->window_max);
         size_t before = in.pos;

@@ -78,6 +78,7 @@ struct pt_drive {
     size_t in_chunk, out_chunk;
     size_t flush_every;
     bool random_chunks; /* vary sizes in 1..chunk with seed */
+    bool late_finish;   /* all input with RUN (or FLUSH), then FINISH with none, as at EOF */
     uint64_t seed;
 };
 
@@ -98,7 +99,7 @@ static inline int pt_drive_filter(pcomm_filter *f, const void *in, size_t len,
     for (long calls = 0;; calls++) {
         assert_true(calls < 100000000L);
         size_t limit = len;
-        int mode = PCOMM_FILTER_FINISH;
+        int mode = d->late_finish && off < len ? PCOMM_FILTER_RUN : PCOMM_FILTER_FINISH;
         if (next_flush < len) {
             limit = next_flush;
             mode = PCOMM_FILTER_FLUSH;

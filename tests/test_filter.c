@@ -303,6 +303,11 @@ static void test_round_trip_chunks(void **state)
         struct pt_drive rnd = {
             .in_chunk = 3000, .out_chunk = 3000, .random_chunks = true, .seed = 7};
         round_trip(c, -1, data, len, &rnd, &rnd);
+        /* All data with RUN, then FINISH alone: the shape of an event loop at EOF. */
+        struct pt_drive late = {.in_chunk = 65536, .out_chunk = 65536, .late_finish = true};
+        round_trip(c, -1, data, len, &late, &late);
+        late.in_chunk = late.out_chunk = 1;
+        round_trip(c, -1, data, 5000, &late, &late);
     }
     free(data);
 }
@@ -433,7 +438,8 @@ static void test_concatenated(void **state)
             pcomm_filter *f;
             PT_OK(pcomm_filter_new_decoder(&f, k == 1 ? PCOMM_CODEC_AUTO : c));
             struct pt_bytes out = {0};
-            struct pt_drive d = {.in_chunk = chunks[k], .out_chunk = chunks[2 - k]};
+            struct pt_drive d = {
+                .in_chunk = chunks[k], .out_chunk = chunks[2 - k], .late_finish = k != 1};
             int r = pt_drive_filter(f, z.p, z.len, &d, &out);
             if (r != PCOMM_FILTER_END)
                 fail_msg("%s: %d %s", pcomm_codec_name(c), r, pcomm_filter_message(f));
