@@ -59,6 +59,14 @@ static void usage(FILE *out)
           out);
 }
 
+/* "pcomm X.Y.Z", then the codecs compiled in with their libraries' run-time versions. */
+static void print_version(void)
+{
+    char codecs[256];
+    pcomm_filter_versions(codecs, sizeof codecs);
+    printf("pcomm %s\ncodecs: %s\n", pcomm_version(), codecs);
+}
+
 static void usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -120,7 +128,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *opts)
         case OPT_FOREGROUND: opts->foreground = true; break;
         case 'v': opts->verbose++; break;
         case 'h': usage(stdout); return 0;
-        case 'V': printf("pcomm %s\n", pcomm_version()); return 0;
+        case 'V': print_version(); return 0;
         case ':': usage_error("option '%s' needs an argument", argv[optind - 1]); return 125;
         default:
             if (optopt)
