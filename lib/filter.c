@@ -119,6 +119,8 @@ int pcomm_codec_detect(const void *buf, size_t len)
 {
     if (!buf && len)
         return -EINVAL;
+    if (len == 0)
+        return -EAGAIN; /* a prefix of every magic (and memcmp must not see NULL) */
     const unsigned char *p = buf;
     bool need_more = false, complete;
     if (magic_match(p, len, "\x1f\x8b", 2, &complete)) {
