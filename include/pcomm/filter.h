@@ -2,9 +2,10 @@
  *
  * A filter turns bytes into bytes through caller-owned buffers: pcomm_filter_process() takes
  * what input it can, writes what output fits, and says whether to call again, that the stream
- * is complete, or why it failed. It never blocks on anything but the CPU, never allocates per
- * call, and does bounded work per call (at most PCOMM_FILTER_QUANTUM bytes of input consumed
- * and of output produced), so a filter can sit inside a non-blocking event loop that applies
+ * is complete, or why it failed. It never blocks on anything but the CPU, allocates only codec
+ * state (when a filter or a concatenated stream starts, never in proportion to the data), and
+ * does bounded work per call (at most PCOMM_FILTER_QUANTUM bytes of input consumed and of
+ * output produced), so a filter can sit inside a non-blocking event loop that applies
  * backpressure simply by offering less room.
  *
  * Decoders are strict: corrupt input, a bad checksum, truncated input and trailing garbage
