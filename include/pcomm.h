@@ -15,5 +15,6 @@
 #include "pcomm/atomic.h"
 #include "pcomm/run.h"
 #include "pcomm/pipeline.h"
+#include "pcomm/filter.h"
 
 #endif /* PCOMM_H */

@@ -183,6 +183,11 @@ static void test_help_and_version(void **state)
     assert_int_equal(r.status, 0);
     assert_true(
         strncmp(r.out, "pcomm " PCOMM_VERSION_STRING "\n", 7 + strlen(PCOMM_VERSION_STRING)) == 0);
+    /* The codecs line lists exactly what the library reports. */
+    char codecs[256], line[300];
+    pcomm_filter_versions(codecs, sizeof codecs);
+    snprintf(line, sizeof line, "\ncodecs: %s\n", codecs);
+    assert_non_null(strstr(r.out, line));
     result_free(&r);
 }
 

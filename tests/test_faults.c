@@ -305,6 +305,75 @@ static void test_pty_spawn_every_failure(void **state)
     pcomm_cmd_free(cmd);
 }
 
+/* Encode a small text with codec (threads > 1: the library's workers), then decode it with an
+ * auto decoder. Returns 0 or the first error. */
+static int filter_cycle(int codec, int threads, unsigned char *z, size_t *zlen)
+{
+    static const char text[] = "a line of text, a line of text, another line of text\n";
+    pcomm_filter *f = NULL;
+    int r = pcomm_filter_new_encoder(&f, codec, 1);
+    if (r == 0 && threads > 1)
+        r = pcomm_filter_set_threads(f, threads);
+    size_t il = sizeof text, ol = *zlen;
+    if (r == 0)
+        r = pcomm_filter_process(f, text, &il, z, &ol, PCOMM_FILTER_FINISH);
+    pcomm_filter_free(f);
+    if (r < 0)
+        return r;
+    assert_int_equal(r, PCOMM_FILTER_END);
+    *zlen = ol;
+    unsigned char out[256];
+    r = pcomm_filter_new_decoder(&f, PCOMM_CODEC_AUTO);
+    il = *zlen;
+    ol = sizeof out;
+    if (r == 0)
+        r = pcomm_filter_process(f, z, &il, out, &ol, PCOMM_FILTER_FINISH);
+    pcomm_filter_free(f);
+    if (r < 0)
+        return r;
+    assert_int_equal(r, PCOMM_FILTER_END);
+    assert_int_equal(ol, sizeof text);
+    assert_memory_equal(out, text, sizeof text);
+    return 0;
+}
+
+static void test_filters_under_enomem(void **state)
+{
+    (void)state;
+    if (!PT_FAIL_MALLOC)
+        skip();
+    static const int cases[][2] = {
+        {PCOMM_CODEC_GZIP, 1}, {PCOMM_CODEC_BZIP2, 1}, {PCOMM_CODEC_XZ, 1},
+        {PCOMM_CODEC_XZ, 2},   {PCOMM_CODEC_ZSTD, 1},  {PCOMM_CODEC_ZSTD, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!pcomm_filter_supported(cases[i][0]))
+            continue;
+        int failures = 0;
+        for (int n = 1;; n++) {
+            unsigned char z[4096];
+            size_t zlen = sizeof z;
+            fp_arm(n, NULL);
+            int r = filter_cycle(cases[i][0], cases[i][1], z, &zlen);
+            const char *failed = fp_failed;
+            bool fired = fp_disarm();
+            if (!fired) {
+                PT_OK(r);
+                break;
+            }
+            /* A library may cope with a failed allocation (zstd's worker pool shrinks); when
+             * it does not, the error is -ENOMEM and nothing else. */
+            if (r < 0 && r != -ENOMEM)
+                fail_msg("%s threads %d: allocation %d (%s) failed, got %s",
+                         pcomm_codec_name(cases[i][0]), cases[i][1], n, failed, pcomm_errname(r));
+            failures += r == -ENOMEM;
+        }
+        fprintf(stderr, "[ faults ] %s, %d thread(s): %d allocation failures reported\n",
+                pcomm_codec_name(cases[i][0]), cases[i][1], failures);
+        assert_true(failures >= 2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +381,7 @@ int main(void)
         PT_TEST(test_cmd_setters_under_enomem),
         PT_TEST(test_pty_exhaustion),
         PT_TEST(test_pty_spawn_every_failure),
+        PT_TEST(test_filters_under_enomem),
     };
     return PT_RUN(tests);
 }

@@ -101,6 +101,14 @@ static void usage(FILE *out)
           out);
 }
 
+/* "pcomm X.Y.Z", then the codecs compiled in with their libraries' run-time versions. */
+static void print_version(void)
+{
+    char codecs[256];
+    pcomm_filter_versions(codecs, sizeof codecs);
+    printf("pcomm %s\ncodecs: %s\n", pcomm_version(), codecs);
+}
+
 static void usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -290,7 +298,7 @@ static int parse_one(int c, char **argv, struct cli_opts *opts)
     case OPT_LINEBUF: opts->linebuf = true; return -1;
     case 'v': opts->verbose++; return -1;
     case 'h': usage(stdout); return 0;
-    case 'V': printf("pcomm %s\n", pcomm_version()); return 0;
+    case 'V': print_version(); return 0;
     case ':': usage_error("option '%s' needs an argument", argv[optind - 1]); return 125;
     case '?':
         if (optopt)

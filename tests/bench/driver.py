@@ -295,6 +295,119 @@ def pty_groups(build, quick):
     return groups
 
 
+# ---- compression filters (perf.md section 4, FZ1-FZ3; issue 6) ---------------------------------
+
+def _run_to(path, argv, stdin=None):
+    """Write argv's stdout to path (once: kept in the build directory between runs)."""
+    if os.path.exists(path):
+        return path
+    with open(path + ".tmp", "wb") as out:
+        subprocess.run(argv, stdin=stdin, stdout=out, check=True)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def _corpus(data, name, mib):
+    """buildlog: gen_buildlog.py; mixed: real text and ELF files from this machine."""
+    path = os.path.join(data, f"{name}-{mib}M")
+    if name == "buildlog":
+        return _run_to(path, [sys.executable, os.path.join(HERE, "gen_buildlog.py"), str(mib)])
+    tar = subprocess.Popen(["tar", "cf", "-", "/usr/lib/x86_64-linux-gnu", "/usr/share/doc"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    _run_to(path, ["head", "-c", str(mib << 20)], stdin=tar.stdout)
+    tar.stdout.close()
+    tar.wait()
+    return path
+
+
+def _warm(*paths):
+    for p in paths:
+        with open(p, "rb") as f:
+            while f.read(1 << 20):
+                pass
+
+
+def filter_groups(build, quick):
+    bench = os.path.join(build, "tests/bench")
+    data = os.path.join(build, "bench-data")
+    os.makedirs(data, exist_ok=True)
+    flt = os.path.join(bench, "bench_filter")
+    cli = [sys.executable, os.path.join(HERE, "bench_cli.py")]
+    have = {t: shutil.which(t) for t in ("gzip", "pigz", "igzip", "bzip2", "xz", "zstd")}
+    mb = "MB/s"
+    # (codec, raw program, level, MiB compressed, MiB decompressed, CLI compress, CLI -d, MT)
+    codecs = [
+        ("gzip", "raw_zlib", 6, 256, 256, ["gzip", "-6", "-c"], ["gzip", "-dc"], False),
+        ("bzip2", "raw_bz2", 9, 64, 64, ["bzip2", "-9", "-c"], ["bzip2", "-dc"], False),
+        ("xz", "raw_xz", 6, 48, 64, ["xz", "-6", "-T1", "-c"], ["xz", "-dc", "-T1"], True),
+        ("zstd", "raw_zstd", 3, 256, 256, ["zstd", "-3", "-T1", "-q", "-c"], ["zstd", "-dcq"], True),
+    ]
+    groups = []
+    for corpus in ("buildlog", "mixed"):
+        full = _corpus(data, corpus, 8 if quick else 256)
+        for codec, raw, level, mib_c, mib_d, ccli, dcli, mt in codecs:
+            raw = os.path.join(bench, raw)
+            if not os.path.exists(raw):
+                continue
+            mib_c, mib_d = (1, 2) if quick else (mib_c, mib_d)
+            src = full if mib_c == 256 else _run_to(
+                f"{full}.{mib_c}M", ["head", "-c", str(mib_c << 20), full])
+            nbytes = os.path.getsize(src)
+            _warm(src)
+            args = ["c", str(level), src, str(nbytes)]
+            v = [Variant(f"raw {codec} -{level} loop", [raw] + args, unit=mb),
+                 Variant(f"pcomm filter {codec} -{level}", [flt, codec] + args, unit=mb)]
+            t = [(v[1].label, v[0].label, 0.95, "filter overhead <= 5% vs the raw library loop")]
+            if have[ccli[0]]:
+                v.append(Variant(f"{' '.join(ccli[:2])} (CLI)", cli + [str(nbytes), src] + ccli,
+                                 unit=mb))
+                if codec == "gzip":
+                    t.append((v[1].label, v[2].label, 1.0, "filter >= 1.0x the gzip CLI"))
+            if codec == "gzip" and have["pigz"]:
+                v.append(Variant("pigz -6 -p2 (CLI)", cli + [str(nbytes), src, "pigz", "-6",
+                                                              "-p2", "-c"], unit=mb))
+            if mt:
+                v += [Variant(f"raw {codec} -{level} loop, 2 threads", [raw] + args + ["2"], unit=mb),
+                      Variant(f"pcomm filter {codec} -{level}, 2 threads", [flt, codec] + args + ["2"],
+                              unit=mb)]
+                t += [(v[-1].label, v[1].label, 1.6, "2 threads >= 1.6x single-threaded"),
+                      (v[-1].label, v[-2].label, 0.95, "MT filter overhead <= 5% vs raw MT loop")]
+                if have[ccli[0]]:
+                    mcli = [a if a != "-T1" else "-T2" for a in ccli]
+                    v.append(Variant(f"{ccli[0]} -T2 (CLI)", cli + [str(nbytes), src] + mcli, unit=mb))
+            groups.append(Group(f"{codec} compress, {corpus} {nbytes >> 20} MiB", v, v[0].label, t))
+
+            # Decompression: a file made by the codec's own tool, in the build directory.
+            plain = full if mib_d == 256 else _run_to(
+                f"{full}.{mib_d}M", ["head", "-c", str(mib_d << 20), full])
+            zfile = f"{plain}.{codec}"
+            zcmd = [a for a in ccli if a != "-T1"] + (["-T2"] if codec == "xz" else [])
+            with open(plain, "rb") as inp:
+                _run_to(zfile, zcmd, stdin=inp)
+            nbytes = os.path.getsize(plain)
+            _warm(zfile)
+            args = ["d", "0", zfile, str(os.path.getsize(zfile))]
+            v = [Variant(f"raw {codec} decode loop", [raw] + args, unit=mb),
+                 Variant(f"pcomm filter {codec} decode", [flt, codec] + args, unit=mb)]
+            t = [(v[1].label, v[0].label, 0.95, "filter overhead <= 5% vs the raw library loop")]
+            if have[dcli[0]]:
+                v.append(Variant(f"{' '.join(dcli)} (CLI)", cli + [str(nbytes), zfile] + dcli, unit=mb))
+                if codec == "gzip":
+                    t.append((v[1].label, v[2].label, 1.8, "filter >= 1.8x gzip -d"))
+            if codec == "gzip":
+                if have["pigz"]:
+                    v.append(Variant("pigz -dc (CLI)", cli + [str(nbytes), zfile, "pigz", "-dc"],
+                                     unit=mb))
+                if have["igzip"]:
+                    v.append(Variant("igzip -dc (CLI)", cli + [str(nbytes), zfile, "igzip", "-dc"],
+                                     unit=mb))
+                isal = os.path.join(bench, "raw_isal")
+                if os.path.exists(isal):
+                    v.append(Variant("raw ISA-L isal_inflate loop", [isal] + args, unit=mb))
+            groups.append(Group(f"{codec} decompress, {corpus} {nbytes >> 20} MiB", v, v[0].label, t))
+    return groups
+
+
 BENCHMARKS = {
     "spawn": spawn_groups,
     "capture": capture_groups,
@@ -303,6 +416,7 @@ BENCHMARKS = {
     "spool": spool_groups,
     "pipeline": pipeline_groups,
     "pty": pty_groups,
+    "filter": filter_groups,
 }
 
 
