@@ -157,7 +157,7 @@ int pcomm_atomic_write(pcomm_atomic *a, const void *buf, size_t len)
 /* read() and write() through a buffer, for an fd that splice() refuses (not a pipe). */
 static ssize_t atomic_fill_bounce(pcomm_atomic *a, int fd, size_t max)
 {
-    if (!a->bounce && !(a->bounce = malloc(PCOMM__ATOMIC_BOUNCE)))
+    if (!a->bounce && !(a->bounce = pcomm__alloc_io(PCOMM__ATOMIC_BOUNCE)))
         return a->err = -ENOMEM;
     ssize_t n = pcomm__read(fd, a->bounce, max < PCOMM__ATOMIC_BOUNCE ? max : PCOMM__ATOMIC_BOUNCE);
     if (n <= 0)

@@ -95,7 +95,7 @@ static ssize_t pcomm_outchan_pull(struct pcomm__outchan *ch)
             return n >= 0 ? n : -errno;
         ch->path = PCOMM_PATH_COPY; /* this file system (or a tty) cannot splice: copy */
     }
-    if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
+    if (!ch->buf && !(ch->buf = pcomm__alloc_io(PCOMM_CHUNK)))
         return -ENOMEM;
     ssize_t n = pcomm__read(ch->fd, ch->buf, PCOMM_CHUNK);
     if (n > 0) {
@@ -325,10 +325,10 @@ static int pcomm_tty_refill(struct pcomm__inchan *ch)
 {
     if (ch->tty_off < ch->tty_len)
         return 0;
-    if (!ch->tty_buf && !(ch->tty_buf = malloc(2 * PCOMM_TTY_CHUNK)))
+    if (!ch->tty_buf && !(ch->tty_buf = pcomm__alloc_io(2 * PCOMM_TTY_CHUNK)))
         return -ENOMEM;
     if (ch->kind != PCOMM__IN_BYTES && ch->buf_off == ch->buf_len && !ch->src_eof) {
-        if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
+        if (!ch->buf && !(ch->buf = pcomm__alloc_io(PCOMM_CHUNK)))
             return -ENOMEM;
         ssize_t r = pcomm__read(ch->src_fd, ch->buf, PCOMM_CHUNK);
         if (r < 0)
@@ -390,7 +390,7 @@ static ssize_t pcomm_inchan_push(struct pcomm__inchan *ch)
         ch->src_is_file = false; /* no splice here: read into the buffer instead */
     }
     if (ch->buf_off == ch->buf_len) {
-        if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
+        if (!ch->buf && !(ch->buf = pcomm__alloc_io(PCOMM_CHUNK)))
             return -ENOMEM;
         ssize_t r = pcomm__read(ch->src_fd, ch->buf, PCOMM_CHUNK);
         if (r <= 0) {
@@ -455,7 +455,7 @@ static void pcomm_inchan_on_readable(struct pcomm__watch *w, uint32_t revents)
     (void)revents;
     struct pcomm__inchan *ch = pcomm__container_of(w, struct pcomm__inchan, src_watch);
     ssize_t r = 0;
-    if (!ch->buf && !(ch->buf = malloc(PCOMM_CHUNK)))
+    if (!ch->buf && !(ch->buf = pcomm__alloc_io(PCOMM_CHUNK)))
         r = -ENOMEM;
     if (r == 0)
         r = pcomm__read(ch->src_fd, ch->buf, PCOMM_CHUNK); /* ready, so it does not block */

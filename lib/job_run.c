@@ -44,13 +44,15 @@ static void pcomm_plumbing_free(struct pcomm_plumbing *pl)
 static int pcomm_plumbing_alloc(struct pcomm_plumbing *pl, size_t count)
 {
     *pl = (struct pcomm_plumbing){{-1, -1}, {-1, -1}, {-1, -1}, NULL, NULL, count};
-    pl->links = malloc(2 * count * sizeof *pl->links);
-    pl->errs = malloc(2 * count * sizeof *pl->errs);
-    if (!pl->links || !pl->errs)
-        return -ENOMEM;
-    for (size_t i = 0; i < 2 * count; i++)
-        pl->links[i] = pl->errs[i] = -1;
-    return 0;
+    /* Each array is marked empty as soon as it exists: when the second allocation fails,
+     * pcomm_plumbing_free() must not close what the first holds uninitialized. */
+    if ((pl->links = malloc(2 * count * sizeof *pl->links)))
+        for (size_t i = 0; i < 2 * count; i++)
+            pl->links[i] = -1;
+    if ((pl->errs = malloc(2 * count * sizeof *pl->errs)))
+        for (size_t i = 0; i < 2 * count; i++)
+            pl->errs[i] = -1;
+    return pl->links && pl->errs ? 0 : -ENOMEM;
 }
 
 static int pcomm_new_pipe(int p[2])

@@ -300,7 +300,7 @@ int pcomm_spool_write(pcomm_spool *spool, const void *buf, size_t len)
  * empty stream never creates a file), for the capped tail, and for non-pipes after the spill. */
 static ssize_t fill_bounce(pcomm_spool *s, int fd, size_t max)
 {
-    if (!s->bounce && !(s->bounce = malloc(PCOMM__SPOOL_BOUNCE)))
+    if (!s->bounce && !(s->bounce = pcomm__alloc_io(PCOMM__SPOOL_BOUNCE)))
         return s->err = -ENOMEM;
     ssize_t n = pcomm__read(fd, s->bounce, max < PCOMM__SPOOL_BOUNCE ? max : PCOMM__SPOOL_BOUNCE);
     if (n <= 0)

@@ -395,6 +395,12 @@ int pcomm__grow(void **bufp, size_t *capp, size_t need, size_t elem)
     return 0;
 }
 
+void *pcomm__alloc_io(size_t size)
+{
+    enum { PAGE = 4096 };
+    return aligned_alloc(PAGE, (size + PAGE - 1) / PAGE * PAGE);
+}
+
 char *pcomm__strndup(const char *s, size_t len)
 {
     char *p = malloc(len + 1);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "failpoint.h"
+#include "pattern.h"
 
 int pipe2(int fds[2], int flags)
 {
@@ -114,6 +115,7 @@ int pidfd_open(pid_t pid, unsigned flags)
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
 
 void *malloc(size_t n)
 {
@@ -140,6 +142,15 @@ void *realloc(void *p, size_t n)
         return NULL;
     }
     return __libc_realloc(p, n);
+}
+
+void *aligned_alloc(size_t align, size_t n) /* the library's I/O buffers */
+{
+    if (fp_hit("aligned_alloc")) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_memalign(align, n);
 }
 #endif
 
@@ -337,6 +348,115 @@ static int filter_cycle(int codec, int threads, unsigned char *z, size_t *zlen)
     return 0;
 }
 
+/* ---- a whole job, every instrumented call failing once ------------------------------------- */
+
+enum { RUN_INPUT = 600 * 1024 }; /* several chunks each way */
+
+static int count_line(void *userdata, const pcomm_line *line)
+{
+    (void)line;
+    ++*(int *)userdata;
+    return 0;
+}
+
+/* Stage count 1: "echo" copies its input to stdout and writes "E" to stderr. Stage count 2: two
+ * such stages, their stderr merged into one captured stream. */
+static pcomm_job *rich_job(size_t stages, const void *input, int *lines)
+{
+    pcomm_pipeline *pl = NULL;
+    pcomm_job *job = NULL;
+    int r = pcomm_pipeline_new(&pl);
+    for (size_t i = 0; r == 0 && i < stages; i++) {
+        const char *argv[] = {pt_helper(), "echo", "eprint", "E\n", NULL};
+        pcomm_cmd *cmd = NULL;
+        r = pcomm_cmd_new_argv(&cmd, argv);
+        if (r == 0)
+            r = pcomm_pipeline_add_cmd(pl, cmd);
+        pcomm_cmd_free(cmd);
+    }
+    if (r == 0 && stages > 1)
+        r = pcomm_pipeline_set_stderr(pl, PCOMM_STDERR_MERGED);
+    if (r == 0)
+        r = pcomm_job_new_pipeline(&job, pl); /* takes pl over on success */
+    if (r < 0)
+        pcomm_pipeline_free(pl);
+    if (r == 0)
+        r = pcomm_job_input_bytes(job, input, RUN_INPUT);
+    if (r == 0)
+        r = pcomm_job_capture(job, PCOMM_STDOUT, 64 * 1024); /* spills to a temporary file */
+    if (r == 0)
+        r = pcomm_job_on_line(job, PCOMM_STDERR, count_line, lines, 0);
+    if (r == 0)
+        r = pcomm_job_set_timeout(job, 20000, SIGKILL, 0);
+    if (r < 0) {
+        assert_int_equal(r, -ENOMEM);
+        pcomm_job_free(job);
+        return NULL;
+    }
+    return job;
+}
+
+/* What a job that reported success delivered must be exact: a fault may be tolerated (a pipe that
+ * cannot be widened, pidfd_open), never turned into silently lost bytes. */
+static void check_job_output(pcomm_job *job, size_t stages, int lines)
+{
+    assert_int_equal(pcomm_job_exit_code(job), 0);
+    assert_int_equal(lines, (int)stages);
+    assert_int_equal(pcomm_job_bytes(job, PCOMM_STDOUT), RUN_INPUT);
+    char *got = malloc(RUN_INPUT);
+    assert_non_null(got);
+    assert_int_equal(pcomm_spool_pread(pcomm_job_output(job, PCOMM_STDOUT), got, RUN_INPUT, 0),
+                     RUN_INPUT);
+    assert_int_equal(pt_pattern_check(got, RUN_INPUT, 0, 7), RUN_INPUT);
+    free(got);
+}
+
+/* SQLite's discipline for pcomm_run: for n = 1, 2, ... fail the nth pipe2, open, posix_spawn,
+ * pidfd_open or allocation of the whole job (set-up, spawn, pumping, spilling), until a run sees
+ * no fault. Each failed run returns a negative errno, kills and reaps what it started, and leaks
+ * no descriptor; each tolerated one delivers every byte. */
+static void test_run_every_failure(void **state)
+{
+    (void)state;
+    char *input = malloc(RUN_INPUT);
+    assert_non_null(input);
+    pt_pattern_fill(input, RUN_INPUT, 0, 7);
+    for (size_t stages = 1; stages <= 2; stages++) {
+        int fds = pt_count_fds(), failures = 0, tolerated = 0, n;
+        for (n = 1; n < 5000; n++) {
+            int lines = 0;
+            fp_arm(n, NULL);
+            pcomm_job *job = rich_job(stages, input, &lines);
+            int r = job ? pcomm_run(job) : -ENOMEM;
+            const char *failed = fp_failed;
+            bool fired = fp_disarm();
+            if (r == 0)
+                check_job_output(job, stages, lines);
+            pcomm_job_free(job);
+            if (pt_count_fds() != fds || pt_count_children(NULL) != 0)
+                fail_msg("call %d (%s) failed, the run returned %s: %d descriptors (was %d), %d "
+                         "children",
+                         n, failed, pcomm_errname(r), pt_count_fds(), fds, pt_count_children(NULL));
+            if (!fired) {
+                PT_OK(r);
+                break;
+            }
+            if (r == 0) {
+                tolerated++;
+                continue;
+            }
+            if (r == -EINVAL)
+                fail_msg("call %d (%s) failed but the run reported -EINVAL", n, failed);
+            failures++;
+        }
+        assert_true(n < 5000);
+        fprintf(stderr, "[ faults ] run, %zu stage(s): %d failures reported, %d tolerated\n",
+                stages, failures, tolerated);
+        assert_true(failures >= (PT_FAIL_MALLOC ? 20 : 4));
+    }
+    free(input);
+}
+
 static void test_filters_under_enomem(void **state)
 {
     (void)state;
@@ -377,11 +497,9 @@ static void test_filters_under_enomem(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        PT_TEST(test_spawn_every_failure),
-        PT_TEST(test_cmd_setters_under_enomem),
-        PT_TEST(test_pty_exhaustion),
-        PT_TEST(test_pty_spawn_every_failure),
-        PT_TEST(test_filters_under_enomem),
+        PT_TEST(test_spawn_every_failure), PT_TEST(test_cmd_setters_under_enomem),
+        PT_TEST(test_pty_exhaustion),      PT_TEST(test_pty_spawn_every_failure),
+        PT_TEST(test_run_every_failure),   PT_TEST(test_filters_under_enomem),
     };
     return PT_RUN(tests);
 }

@@ -134,6 +134,7 @@ int renameat2(int olddir, const char *old, int newdir, const char *new_name, uns
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
 
 void *malloc(size_t n)
 {
@@ -148,6 +149,11 @@ void *calloc(size_t n, size_t size)
 void *realloc(void *p, size_t n)
 {
     return FAIL("realloc", ENOMEM) ? NULL : __libc_realloc(p, n);
+}
+
+void *aligned_alloc(size_t align, size_t n) /* the spool's and atomic file's bounce buffers */
+{
+    return FAIL("aligned_alloc", ENOMEM) ? NULL : __libc_memalign(align, n);
 }
 #endif
 
