@@ -17,7 +17,7 @@
 #include "sys.h"
 
 enum {
-    PCOMM_CHUNK = 256 * 1024,      /* one read or splice */
+    PCOMM_CHUNK = 256 * 1024,      /* one read (a splice to a file asks for a whole pipe) */
     PCOMM_ROUNDS = 4,              /* chunks per event before yielding to other descriptors */
     PCOMM_PIPE_SIZE = 1024 * 1024, /* perf.md PC2 */
     PCOMM_TTY_ROUNDS = 64          /* ~4 KiB reads per event on a pty master */
@@ -89,8 +89,8 @@ static ssize_t pcomm_outchan_pull(struct pcomm__outchan *ch)
     if (ch->path == PCOMM_PATH_FILL)
         return pcomm_spool_fill(s->spool, ch->fd, PCOMM_CHUNK);
     if (ch->path == PCOMM_PATH_SPLICE) {
-        ssize_t n =
-            splice(ch->fd, NULL, s->fds[0], NULL, PCOMM_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        ssize_t n = splice(ch->fd, NULL, s->fds[0], NULL, PCOMM_PIPE_SIZE,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n >= 0 || (errno != EINVAL && errno != EINTR))
             return n >= 0 ? n : -errno;
         ch->path = PCOMM_PATH_COPY; /* this file system (or a tty) cannot splice: copy */

@@ -134,7 +134,8 @@ int pcomm__grow(void **bufp, size_t *capp, size_t need, size_t elem);
 
 /* A buffer that read() fills: page-aligned. copy_to_user into a destination off a 64-byte
  * boundary (malloc's large blocks start 16 bytes into a page) moved pipe data at about half the
- * speed here (perf.md, round trip through cat: 0.85 against 1.6 GB/s). Free with free(). */
+ * speed here (tests/bench comm, round trip through cat: 0.85 against 1.4 GB/s). Free with
+ * free(). */
 void *pcomm__alloc_io(size_t size);
 
 /* strdup / memdup that return NULL on failure (callers map it to -ENOMEM). */
