@@ -25,6 +25,7 @@ int pcomm__job_alloc(pcomm_job **jobp, size_t stages)
         return -ENOMEM;
     }
     job->stage_count = stages;
+    job->cmd_count = stages; /* pcomm_job_new_pipeline() counts again */
     job->in_fd = -1;
     job->timeout_ms = -1;
     job->grace_ms = PCOMM_DEFAULT_GRACE_MS;
@@ -58,9 +59,16 @@ int pcomm_job_new_pipeline(pcomm_job **jobp, pcomm_pipeline *pipeline)
     int r = pcomm__job_alloc(&job, pipeline->count);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < pipeline->count; i++) { /* take the stages over */
+    job->cmd_count = 0;
+    for (size_t i = pipeline->count; i-- > 0;) { /* take the stages over */
         job->stages[i].cmd = pipeline->stages[i].cmd;
+        job->stages[i].filter = pipeline->stages[i].filter;
         pipeline->stages[i].cmd = NULL;
+        pipeline->stages[i].filter = NULL;
+        if (job->stages[i].cmd) {
+            job->cmd_count++;
+            job->lead = i;
+        }
     }
     job->rule = pipeline->rule;
     job->stderr_mode = pipeline->stderr_mode;
@@ -213,15 +221,18 @@ static void pcomm_job_detach(pcomm_job *job)
     for (int s = 1; s <= 2; s++)
         if (job->out_open[s])
             pcomm__outchan_discard(&job->out[s]);
-    for (size_t i = 0; i < job->stage_count; i++)
+    for (size_t i = 0; i < job->stage_count; i++) {
         if (job->stages[i].err_open)
             pcomm__outchan_discard(&job->stages[i].err);
+        if (job->stages[i].pump_open)
+            pcomm__pump_discard(&job->stages[i].pump);
+    }
 }
 
 static void pcomm_job_free_stages(pcomm_job *job)
 {
     /* Kill everything first (groups at once), then reap stage by stage. */
-    if (job->started && job->exited_count < job->stage_count)
+    if (job->started && job->procs_exited < job->cmd_count)
         pcomm__job_signal(job, SIGKILL, 0);
     for (size_t i = 0; i < job->stage_count; i++) {
         struct pcomm__jstage *stage = &job->stages[i];
@@ -230,6 +241,9 @@ static void pcomm_job_free_stages(pcomm_job *job)
         pcomm_spool_free(stage->err_sinks.spool);
         pcomm_proc_free(stage->proc);
         pcomm_cmd_free(stage->cmd);
+        if (stage->pump_open)
+            pcomm__pump_free(&stage->pump);
+        pcomm_filter_free(stage->filter);
     }
     free(job->stages);
 }
@@ -265,9 +279,22 @@ unsigned pcomm_job_flags(const pcomm_job *job)
     if (!job)
         return 0;
     unsigned flags = job->flags;
-    if (job->in_open && job->in.short_)
+    if ((job->in_open && job->in.short_) ||
+        (job->stages[0].pump_open && pcomm__pump_short(&job->stages[0].pump)))
         flags |= PCOMM_JOB_INPUT_SHORT;
     return flags;
+}
+
+/* A filter stage's status, in a process's terms (pcomm_pipeline_add_filter(3)). */
+static void pcomm_filter_stage_status(const struct pcomm__jstage *stage, pcomm_status *st)
+{
+    const struct pcomm__pump *p = &stage->pump;
+    st->start_ns = stage->start_ns;
+    if (!stage->exited)
+        return;
+    st->wall_ns = stage->end_ns - stage->start_ns;
+    st->how = p->cut || p->broken ? PCOMM_SIGNALED : PCOMM_EXITED;
+    st->code = p->cut ? SIGKILL : p->broken ? SIGPIPE : p->error ? 1 : 0;
 }
 
 int pcomm_job_stage_status(const pcomm_job *job, size_t i, pcomm_status *st)
@@ -278,6 +305,8 @@ int pcomm_job_stage_status(const pcomm_job *job, size_t i, pcomm_status *st)
         return pcomm_proc_status(job->stages[i].proc, st);
     memset(st, 0, sizeof *st);
     st->how = PCOMM_RUNNING;
+    if (job->stages[i].filter && job->stages[i].pump_open)
+        pcomm_filter_stage_status(&job->stages[i], st);
     return 0;
 }
 
@@ -299,6 +328,11 @@ pcomm_proc *pcomm_job_stage_proc(const pcomm_job *job, size_t i)
 const pcomm_cmd *pcomm_job_stage_cmd(const pcomm_job *job, size_t i)
 {
     return job && i < job->stage_count ? job->stages[i].cmd : NULL;
+}
+
+pcomm_filter *pcomm_job_stage_filter(const pcomm_job *job, size_t i)
+{
+    return job && i < job->stage_count ? job->stages[i].filter : NULL;
 }
 
 pcomm_spool *pcomm_job_stage_output(const pcomm_job *job, size_t i)
@@ -347,6 +381,8 @@ uint64_t pcomm_job_bytes(const pcomm_job *job, int stream)
 {
     if (!job)
         return 0;
+    if (stream == PCOMM_STDIN && job->stages[0].filter)
+        return job->stages[0].pump_open ? job->stages[0].pump.bytes_in : 0;
     if (stream == PCOMM_STDIN)
         return job->in_open ? job->in.bytes : 0;
     if (!pcomm__job_stream_ok(stream))
@@ -374,7 +410,10 @@ pcomm_spool *pcomm_job_take_output(pcomm_job *job, int stream)
 
 pcomm_proc *pcomm_job_proc(const pcomm_job *job)
 {
-    return job ? job->stages[job->stage_count - 1].proc : NULL;
+    for (size_t i = job ? job->stage_count : 0; i-- > 0;)
+        if (job->stages[i].cmd)
+            return job->stages[i].proc;
+    return NULL;
 }
 
 int pcomm_job_kill(pcomm_job *job, int sig)

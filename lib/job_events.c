@@ -31,7 +31,7 @@ static void pcomm_job_emit(pcomm_job *job, pcomm_event ev)
  * no group of its own alone. Stages that joined the first stage's group get it with the group. */
 int pcomm__job_signal(pcomm_job *job, int sig, int reason)
 {
-    pcomm_proc *first = job->stages[0].proc;
+    pcomm_proc *first = job->cmd_count ? job->stages[job->lead].proc : NULL;
     if (reason && first)
         pcomm_job_emit(job, (pcomm_event){.kind = PCOMM_EVENT_SIGNAL,
                                           .reason = reason,
@@ -99,6 +99,13 @@ static void pcomm_job_maybe_finish(pcomm_job *job)
         pcomm_job_finish(job);
 }
 
+void pcomm__job_cut_pumps(pcomm_job *job)
+{
+    for (size_t i = 0; i < job->stage_count; i++)
+        if (job->stages[i].pump_open)
+            pcomm__pump_close(&job->stages[i].pump);
+}
+
 void pcomm__job_abort(pcomm_job *job, int error)
 {
     if (!job->error)
@@ -107,6 +114,7 @@ void pcomm__job_abort(pcomm_job *job, int error)
         pcomm__inchan_close(&job->in);
     pcomm_job_close_outputs(job, false);
     pcomm__job_signal(job, SIGKILL, PCOMM_REASON_ABORT);
+    pcomm__job_cut_pumps(job);
     pcomm_job_maybe_finish(job);
 }
 
@@ -164,14 +172,37 @@ int pcomm__job_merged_line(void *userdata, const pcomm_line *line)
 
 /* ---- the stages' ends ------------------------------------------------------------------------ */
 
+/* A filter stage still working (not merely waiting for input a descendant holds back). */
+static bool pcomm_job_pump_busy(const pcomm_job *job)
+{
+    for (size_t i = 0; i < job->stage_count; i++) {
+        const struct pcomm__jstage *stage = &job->stages[i];
+        if (stage->pump_open && !stage->pump.ended && !pcomm__pump_waits_for_input(&stage->pump))
+            return true;
+    }
+    return false;
+}
+
+static void pcomm_job_start_linger(pcomm_job *job)
+{
+    if (job->linger_ms >= 0 && !pcomm__timer_armed(&job->linger_timer))
+        pcomm__timer_start(job->loop, &job->linger_timer,
+                           pcomm__now_ns() + (int64_t)job->linger_ms * PCOMM__NS_PER_MS);
+}
+
 static void pcomm_job_on_linger(struct pcomm__timer *t)
 {
     pcomm_job *job = pcomm__container_of(t, pcomm_job, linger_timer);
+    if (pcomm_job_pump_busy(job)) { /* a filter still draining what the commands wrote */
+        pcomm_job_start_linger(job);
+        return;
+    }
     job->flags |= PCOMM_JOB_TRUNCATED;
     pcomm_job_emit(job, (pcomm_event){.kind = PCOMM_EVENT_LINGER});
     /* Descendants still hold the output: stop reading, and end them with their groups. */
     pcomm__job_signal(job, SIGKILL, PCOMM_REASON_LINGER);
     pcomm_job_close_outputs(job, true);
+    pcomm__job_cut_pumps(job);
     pcomm_job_finish(job);
 }
 
@@ -181,9 +212,8 @@ static void pcomm_job_all_exited(pcomm_job *job)
     pcomm__timer_stop(job->loop, &job->kill_timer);
     if (pcomm_job_outputs_closed(job))
         pcomm_job_finish(job);
-    else if (job->linger_ms >= 0)
-        pcomm__timer_start(job->loop, &job->linger_timer,
-                           pcomm__now_ns() + (int64_t)job->linger_ms * PCOMM__NS_PER_MS);
+    else
+        pcomm_job_start_linger(job);
 }
 
 static void pcomm_job_stage_exited(struct pcomm__jstage *stage)
@@ -191,6 +221,7 @@ static void pcomm_job_stage_exited(struct pcomm__jstage *stage)
     pcomm_job *job = stage->job;
     stage->exited = true;
     job->exited_count++;
+    job->procs_exited += stage->cmd != NULL;
     pcomm_job_emit(job, (pcomm_event){.kind = PCOMM_EVENT_STAGE_END, .stage = (int)stage->index});
     pcomm__watch_stop(job->loop, &stage->exit_watch);
     pcomm__timer_stop(job->loop, &stage->exit_poll_timer);
@@ -198,6 +229,20 @@ static void pcomm_job_stage_exited(struct pcomm__jstage *stage)
         pcomm__inchan_close(&job->in); /* nobody will read the input any more */
     if (job->exited_count == job->stage_count)
         pcomm_job_all_exited(job);
+    else if (stage->cmd && job->procs_exited == job->cmd_count)
+        pcomm_job_start_linger(job); /* only filters are left: descendants may hold their input */
+}
+
+/* A filter stage's stream ended. Its error fails the job - unless the job was already cut
+ * short, which is then why the stream broke off (the stage's status still says it failed). */
+void pcomm__job_on_pump_end(struct pcomm__pump *p)
+{
+    struct pcomm__jstage *stage = pcomm__container_of(p, struct pcomm__jstage, pump);
+    pcomm_job *job = stage->job;
+    stage->end_ns = pcomm__now_ns();
+    if (p->error && !job->error && !(job->flags & (PCOMM_JOB_TIMED_OUT | PCOMM_JOB_TRUNCATED)))
+        pcomm__job_abort(job, p->error);
+    pcomm_job_stage_exited(stage);
 }
 
 static void pcomm_job_check_exit(struct pcomm__jstage *stage)
@@ -228,6 +273,8 @@ int pcomm__job_watch_exits(pcomm_job *job)
 {
     for (size_t i = 0; i < job->stage_count; i++) {
         struct pcomm__jstage *stage = &job->stages[i];
+        if (!stage->cmd)
+            continue; /* a filter stage ends with its pump */
         int pidfd = pcomm_proc_pidfd(stage->proc), r;
         if (pidfd >= 0) {
             r = pcomm__watch_start(job->loop, &stage->exit_watch, pidfd, EPOLLIN);
@@ -258,6 +305,9 @@ static void pcomm_job_on_timeout(struct pcomm__timer *t)
     pcomm__job_signal(job, job->timeout_sig, PCOMM_REASON_TIMEOUT);
     if (job->timeout_sig != SIGKILL && job->timeout_sig != SIGCONT)
         pcomm__job_signal(job, SIGCONT, 0); /* a stopped child must see the signal */
+    /* Filters end when the commands around them do; with no command left, they are cut. */
+    if (job->procs_exited == job->cmd_count)
+        pcomm__job_cut_pumps(job);
     if (job->grace_ms >= 0 && job->timeout_sig != SIGKILL)
         pcomm__timer_start(job->loop, &job->kill_timer,
                            pcomm__now_ns() + (int64_t)job->grace_ms * PCOMM__NS_PER_MS);

@@ -3,7 +3,9 @@
  *
  * A job runs one or more stages: a single command is a pipeline of one. Stages are joined by
  * kernel pipes made by the job; the job pumps only the pipeline's ends (stdin of the first
- * stage, stdout of the last) and, when asked, every stage's stderr.
+ * stage, stdout of the last), every filter stage (a pump between two pipes, or between the
+ * job's input and a pipe) and, when asked, every stage's stderr. A job with exactly one command
+ * stage treats stderr as a single command's, whatever filter stages surround it.
  *
  * SPDX-License-Identifier: MIT */
 #ifndef PCOMM_JOB_PRIVATE_H
@@ -15,12 +17,18 @@
 #include "loop_private.h"
 #include "pcomm/pipeline.h"
 #include "pcomm/run.h"
+#include "pump.h"
 
 struct pcomm__jstage {
     pcomm_job *job;
     size_t index;
-    pcomm_cmd *cmd; /* owned; its stdio is set by the job at start */
+    pcomm_cmd *cmd; /* owned; its stdio is set by the job at start; NULL for a filter stage */
     pcomm_proc *proc;
+    /* a filter stage: its filter (owned), its pump, and when it ran */
+    pcomm_filter *filter;
+    struct pcomm__pump pump;
+    bool pump_open;
+    int64_t start_ns, end_ns;
     struct pcomm__watch exit_watch;
     struct pcomm__timer exit_poll_timer; /* without pidfds: poll waitid */
     int64_t exit_poll_ns;
@@ -35,8 +43,10 @@ struct pcomm__jstage {
 struct pcomm_job {
     struct pcomm__jstage *stages;
     size_t stage_count;
-    int rule;        /* enum pcomm_rule */
-    int stderr_mode; /* enum pcomm_stage_stderr */
+    size_t cmd_count; /* command stages (the others are filters) */
+    size_t lead;      /* the first command stage: its process group is the job's */
+    int rule;         /* enum pcomm_rule */
+    int stderr_mode;  /* enum pcomm_stage_stderr */
     pcomm_loop *loop;
     pcomm_loop *own_loop; /* made by pcomm_job_start(job, NULL) or pcomm_run() */
     /* configuration */
@@ -59,7 +69,10 @@ struct pcomm_job {
     struct pcomm__inchan in;
     bool in_open;
     struct pcomm__timer timeout_timer, kill_timer, linger_timer;
-    size_t exited_count;
+    size_t exited_count; /* stages that ended: processes observed, pumps done */
+    size_t procs_exited; /* command stages among them */
+    struct pcomm__sinks
+        inherit_sinks; /* a last filter stage with no stdout sinks: pcomm's stdout */
     bool started, held;
     unsigned flags;
     int error;
@@ -78,10 +91,13 @@ void pcomm__job_init_runtime(pcomm_job *job, pcomm_loop *loop);
 void pcomm__job_on_output_end(struct pcomm__outchan *ch);
 void pcomm__job_on_stage_err_end(struct pcomm__outchan *ch);
 void pcomm__job_on_input_end(struct pcomm__inchan *ch);
+void pcomm__job_on_pump_end(struct pcomm__pump *p);
 int pcomm__job_merged_line(void *userdata, const pcomm_line *line);
 int pcomm__job_watch_exits(pcomm_job *job);
 void pcomm__job_stop(pcomm_job *job);
 void pcomm__job_abort(pcomm_job *job, int error);
+/* Stop every filter stage still running (cut: it did not see its stream's end). */
+void pcomm__job_cut_pumps(pcomm_job *job);
 /* Signal every stage; reason (PCOMM_REASON_*, or 0 for a follow-up like SIGCONT) is reported
  * to the event callback. */
 int pcomm__job_signal(pcomm_job *job, int sig, int reason);

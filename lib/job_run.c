@@ -85,23 +85,37 @@ static bool pcomm_is_live_pty(const pcomm_pty_info *info)
 /* Whether the stages' stderr is pumped per stage (pipelines), and how. */
 static int pcomm_job_stderr_mode(const pcomm_job *job)
 {
-    if (job->stage_count == 1 || job->merge)
+    if (job->cmd_count == 1 || job->merge)
         return PCOMM_STDERR_INHERIT;
     if (job->stderr_mode == PCOMM_STDERR_INHERIT && pcomm__sinks_any(&job->sinks[PCOMM_STDERR]))
         return PCOMM_STDERR_MERGED; /* stderr sinks were set: do not leave them empty */
     return job->stderr_mode;
 }
 
-/* stderr of stage i when merged into stdout (2>&1 for the whole pipeline). */
+/* The last command stage. */
+static size_t pcomm_job_last_cmd(const pcomm_job *job)
+{
+    size_t i = job->stage_count;
+    while (i-- > 0 && !job->stages[i].cmd)
+        ;
+    return i;
+}
+
+/* stderr of stage i when merged into stdout (2>&1 for the whole pipeline; with filter stages at
+ * the end, 2>&1 before them, so that they see stderr too). */
 static int pcomm_plumb_merged_stderr(pcomm_job *job, struct pcomm_plumbing *pl, size_t i)
 {
     pcomm_cmd *cmd = job->stages[i].cmd;
+    size_t last = pcomm_job_last_cmd(job);
+    if (last + 1 < job->stage_count) /* into the link that feeds the trailing filters */
+        return i == last ? pcomm_cmd_stdio_merge(cmd, 2, 1)
+                         : pcomm_cmd_stdio_fd(cmd, 2, pl->links[2 * last + 1]);
     if (pl->out[1] >= 0)
         return pcomm_cmd_stdio_fd(cmd, 2, pl->out[1]);
     int pty = pcomm_pty_id(cmd, 1);
     if (pty >= 0) /* stdout on a pty: stderr on the same one (exact interleaving) */
         return pcomm_cmd_stdio_pty(cmd, 2, pty);
-    if (i + 1 == job->stage_count)
+    if (i == last)
         return pcomm_cmd_stdio_merge(cmd, 2, 1);
     /* An earlier stage's stdout feeds the next stage; its stderr goes where the pipeline's
      * stdout goes when that is inherited: the parent's own stdout. */
@@ -115,7 +129,7 @@ static int pcomm_plumb_stderr(pcomm_job *job, struct pcomm_plumbing *pl, size_t 
         return pcomm_plumb_merged_stderr(job, pl, i);
     if (pcomm_pty_id(cmd, 2) >= 0)
         return 0; /* pumped from its master after the spawn */
-    if (job->stage_count == 1) {
+    if (job->cmd_count == 1) {
         if (!pcomm__sinks_any(&job->sinks[PCOMM_STDERR]))
             return 0;
         int r = pcomm_new_pipe(pl->err);
@@ -127,30 +141,38 @@ static int pcomm_plumb_stderr(pcomm_job *job, struct pcomm_plumbing *pl, size_t 
     return r < 0 ? r : pcomm_cmd_stdio_fd(cmd, 2, pl->errs[2 * i + 1]);
 }
 
-/* Give every stage's command its stdin, stdout and stderr. */
+/* Give every stage's command its stdin, stdout and stderr. Filter stages take their ends from
+ * the plumbing after the spawn (pcomm_job_open_filters()). */
 static int pcomm_job_plumb(pcomm_job *job, struct pcomm_plumbing *pl)
 {
     size_t n = job->stage_count;
-    pcomm_cmd *first = job->stages[0].cmd, *last = job->stages[n - 1].cmd;
+    pcomm_cmd *head = job->stages[0].cmd, *tail = job->stages[n - 1].cmd;
     int r = 0;
-    /* A descriptor on a pty needs no pipe: the job pumps the pty's master instead. */
-    if (job->in_kind != PCOMM__IN_NONE && pcomm_pty_id(first, 0) < 0 &&
+    /* A descriptor on a pty needs no pipe: the job pumps the pty's master instead. A filter
+     * first reads the job's input itself. */
+    if (job->in_kind != PCOMM__IN_NONE && head && pcomm_pty_id(head, 0) < 0 &&
         (r = pcomm_new_pipe(pl->in)) == 0)
-        r = pcomm_cmd_stdio_fd(first, 0, pl->in[0]);
-    if (r == 0 && pcomm__sinks_any(&job->sinks[PCOMM_STDOUT]) && pcomm_pty_id(last, 1) < 0 &&
-        (r = pcomm_new_pipe(pl->out)) == 0)
-        r = pcomm_cmd_stdio_fd(last, 1, pl->out[1]);
+        r = pcomm_cmd_stdio_fd(head, 0, pl->in[0]);
+    /* A filter last always writes into a pipe, which the job's stdout channel drains. */
+    if (r == 0 &&
+        (!tail || (pcomm__sinks_any(&job->sinks[PCOMM_STDOUT]) && pcomm_pty_id(tail, 1) < 0)) &&
+        (r = pcomm_new_pipe(pl->out)) == 0 && tail)
+        r = pcomm_cmd_stdio_fd(tail, 1, pl->out[1]);
     for (size_t i = 0; r == 0 && i + 1 < n; i++) {
         int *link = &pl->links[2 * i];
-        if ((r = pcomm_new_pipe(link)) == 0)
-            r = pcomm_cmd_stdio_fd(job->stages[i].cmd, 1, link[1]);
-        if (r == 0)
-            r = pcomm_cmd_stdio_fd(job->stages[i + 1].cmd, 0, link[0]);
+        pcomm_cmd *from = job->stages[i].cmd, *to = job->stages[i + 1].cmd;
+        if ((r = pcomm_new_pipe(link)) == 0 && from)
+            r = pcomm_cmd_stdio_fd(from, 1, link[1]);
+        if (r == 0 && to)
+            r = pcomm_cmd_stdio_fd(to, 0, link[0]);
     }
+    const pcomm_cmd *lead = job->cmd_count ? job->stages[job->lead].cmd : NULL;
     for (size_t i = 0; r == 0 && i < n; i++) {
+        if (!job->stages[i].cmd)
+            continue;
         r = pcomm_plumb_stderr(job, pl, i);
-        if (r == 0 && i > 0) /* one process group for the whole pipeline: the first stage's */
-            r = pcomm_cmd_set_group(job->stages[i].cmd, first->group);
+        if (r == 0 && i != job->lead) /* one process group for the whole pipeline: the lead's */
+            r = pcomm_cmd_set_group(job->stages[i].cmd, lead->group);
     }
     return r;
 }
@@ -158,11 +180,15 @@ static int pcomm_job_plumb(pcomm_job *job, struct pcomm_plumbing *pl)
 /* Spawn every stage; on failure the stages already running are killed and reaped. */
 static int pcomm_job_spawn_stages(pcomm_job *job)
 {
-    if (job->stage_count > 1 && job->stages[0].cmd->group == PCOMM_GROUP_SESSION)
+    if (job->cmd_count == 0)
+        return 0;
+    const struct pcomm__jstage *lead = &job->stages[job->lead];
+    if (job->cmd_count > 1 && lead->cmd->group == PCOMM_GROUP_SESSION)
         return -EINVAL; /* later stages could not join a group in another session */
-    for (size_t i = 0; i < job->stage_count; i++) {
-        pid_t group =
-            i > 0 && job->stages[0].cmd->group == PCOMM_GROUP_OWN ? job->stages[0].proc->pid : 0;
+    for (size_t i = job->lead; i < job->stage_count; i++) {
+        if (!job->stages[i].cmd)
+            continue;
+        pid_t group = i != job->lead && lead->cmd->group == PCOMM_GROUP_OWN ? lead->proc->pid : 0;
         int r = pcomm__spawn(job->stages[i].cmd, group, &job->stages[i].proc);
         if (r < 0) {
             job->failed_stage = i;
@@ -188,9 +214,61 @@ static void pcomm_plumbing_close_child_ends(struct pcomm_plumbing *pl)
         pcomm__closep(&pl->errs[2 * i + 1]);
 }
 
+/* Take descriptor *fdp out of the plumbing. */
+static int pcomm_take(int *fdp)
+{
+    int fd = *fdp;
+    *fdp = -1;
+    return fd;
+}
+
+/* Start the pump of filter stage i: from the previous stage's pipe, or the job's input when it
+ * is first (pcomm's own stdin when the job has none); into the next stage's pipe, or the job's
+ * stdout channel when it is last. */
+static int pcomm_job_open_filter(pcomm_job *job, struct pcomm_plumbing *pl, size_t i)
+{
+    struct pcomm__jstage *stage = &job->stages[i];
+    int sink = pcomm_take(i + 1 < job->stage_count ? &pl->links[2 * i + 1] : &pl->out[1]);
+    int kind = PCOMM__PUMP_FD, src = 0, r = 0;
+    bool owned = false;
+    if (i > 0) {
+        src = pcomm_take(&pl->links[2 * (i - 1)]);
+        owned = true;
+        r = pcomm__set_nonblock(src, true); /* our own pipe */
+    } else if (job->in_kind == PCOMM__IN_BYTES) {
+        kind = PCOMM__PUMP_MEM;
+    } else if (job->in_kind != PCOMM__IN_NONE) {
+        src = job->in_fd;
+        owned = job->in_kind == PCOMM__IN_FILE;
+        if (owned)
+            job->in_fd = -1;
+    }
+    if (kind != PCOMM__PUMP_MEM)
+        kind = pcomm__pump_fd_kind(src);
+    stage->pump_open = true;
+    stage->start_ns = pcomm__now_ns();
+    if (r == 0)
+        return pcomm__pump_open(&stage->pump, job->loop, stage->filter, kind, job->in_data,
+                                job->in_len, src, owned, sink, pcomm__job_on_pump_end);
+    pcomm__close(sink);
+    if (owned)
+        pcomm__close(src);
+    stage->pump.ended = true;
+    return r;
+}
+
+static int pcomm_job_open_filters(pcomm_job *job, struct pcomm_plumbing *pl)
+{
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < job->stage_count; i++)
+        if (job->stages[i].filter)
+            r = pcomm_job_open_filter(job, pl, i);
+    return r;
+}
+
 static int pcomm_job_open_input(pcomm_job *job, struct pcomm_plumbing *pl)
 {
-    if (job->in_kind == PCOMM__IN_NONE)
+    if (job->in_kind == PCOMM__IN_NONE || !job->stages[0].cmd)
         return 0;
     bool owned = job->in_kind == PCOMM__IN_FILE;
     int sink = pl->in[1];
@@ -237,14 +315,15 @@ static int pcomm_job_pty_outputs(pcomm_job *job, struct pcomm_plumbing *pl)
 {
     size_t n = job->stage_count;
     struct pcomm__jstage *last = &job->stages[n - 1];
-    if (pl->out[0] < 0 && pcomm__sinks_any(&job->sinks[PCOMM_STDOUT]) &&
+    if (pl->out[0] < 0 && pcomm__sinks_any(&job->sinks[PCOMM_STDOUT]) && last->cmd &&
         pcomm_pty_id(last->cmd, 1) >= 0 && (pl->out[0] = pcomm_pty_output_fd(job, last, 1)) < -1)
         return pl->out[0];
-    bool want_err = n == 1 ? pcomm__sinks_any(&job->sinks[PCOMM_STDERR]) && !job->merge
+    bool single = job->cmd_count == 1;
+    bool want_err = single ? pcomm__sinks_any(&job->sinks[PCOMM_STDERR]) && !job->merge
                            : pcomm_job_stderr_mode(job) != PCOMM_STDERR_INHERIT;
     for (size_t i = 0; want_err && i < n; i++) {
-        int *slot = n == 1 ? &pl->err[0] : &pl->errs[2 * i];
-        if (*slot < 0 && pcomm_pty_id(job->stages[i].cmd, 2) >= 0 &&
+        int *slot = single ? &pl->err[0] : &pl->errs[2 * i];
+        if (job->stages[i].cmd && *slot < 0 && pcomm_pty_id(job->stages[i].cmd, 2) >= 0 &&
             (*slot = pcomm_pty_output_fd(job, &job->stages[i], 2)) < -1)
             return *slot;
     }
@@ -255,15 +334,21 @@ static int pcomm_job_open_outputs(pcomm_job *job, struct pcomm_plumbing *pl)
 {
     int r = pcomm_job_pty_outputs(job, pl);
     size_t last = job->stage_count - 1;
-    if (pl->out[0] >= 0) {
+    if (r == 0 && pl->out[0] >= 0) {
+        /* A filter last with nowhere to go: pcomm's own stdout, as a command's would be. */
+        const struct pcomm__sinks *sinks = &job->sinks[PCOMM_STDOUT];
+        if (!pcomm__sinks_any(sinks)) {
+            job->inherit_sinks = (struct pcomm__sinks){.fds = {1}, .fd_count = 1};
+            sinks = &job->inherit_sinks;
+        }
         job->out_open[1] = true;
-        r = pcomm_job_open_channel(job, &job->out[1], &pl->out[0], PCOMM_STDOUT,
-                                   &job->sinks[PCOMM_STDOUT], last, pcomm__job_on_output_end);
+        r = pcomm_job_open_channel(job, &job->out[1], &pl->out[0], PCOMM_STDOUT, sinks, last,
+                                   pcomm__job_on_output_end);
     }
     if (r == 0 && pl->err[0] >= 0) {
         job->out_open[2] = true;
         r = pcomm_job_open_channel(job, &job->out[2], &pl->err[0], PCOMM_STDERR,
-                                   &job->sinks[PCOMM_STDERR], 0, pcomm__job_on_output_end);
+                                   &job->sinks[PCOMM_STDERR], job->lead, pcomm__job_on_output_end);
     }
     for (size_t i = 0; r == 0 && i < job->stage_count; i++) {
         struct pcomm__jstage *stage = &job->stages[i];
@@ -285,6 +370,8 @@ static int pcomm_job_prepare_stage_sinks(pcomm_job *job)
         struct pcomm__jstage *stage = &job->stages[i];
         stage->job = job;
         stage->index = i;
+        if (!stage->cmd)
+            continue; /* a filter has no stderr */
         if (mode == PCOMM_STDERR_MERGED) {
             stage->err_sinks.line_fn = pcomm__job_merged_line;
             stage->err_sinks.line_userdata = stage;
@@ -319,10 +406,15 @@ static void pcomm_job_unwind(pcomm_job *job)
             pcomm__outchan_free(&stage->err);
             stage->err_open = false;
         }
+        if (stage->pump_open) {
+            pcomm__pump_discard(&stage->pump);
+            pcomm__pump_free(&stage->pump);
+            stage->pump_open = false;
+        }
         pcomm_proc_free(stage->proc); /* kills and reaps */
         stage->proc = NULL;
     }
-    job->exited_count = 0;
+    job->exited_count = job->procs_exited = 0;
     job->started = false;
     job->loop = NULL;
 }
@@ -340,7 +432,8 @@ static int pcomm_job_launch(pcomm_job *job, pcomm_loop *loop, struct pcomm_plumb
     int r = pcomm_job_open_input_file(job); /* a missing input fails before anything runs */
     /* Bytes for a pty are checked before anything runs: a line the terminal would cut is
      * refused whole (fd and file input are checked as they stream). */
-    if (r == 0 && job->in_kind == PCOMM__IN_BYTES && pcomm_pty_id(job->stages[0].cmd, 0) >= 0)
+    if (r == 0 && job->in_kind == PCOMM__IN_BYTES && job->stages[0].cmd &&
+        pcomm_pty_id(job->stages[0].cmd, 0) >= 0)
         r = pcomm__tty_check_lines(job->in_data, job->in_len);
     if (r == 0)
         r = pcomm_job_plumb(job, pl);
@@ -350,10 +443,12 @@ static int pcomm_job_launch(pcomm_job *job, pcomm_loop *loop, struct pcomm_plumb
         r = pcomm_job_spawn_stages(job);
     if (r < 0)
         return r;
-    pcomm_plumbing_close_child_ends(pl);
     job->started = true;
     pcomm__job_init_runtime(job, loop);
-    r = pcomm__job_watch_exits(job);
+    r = pcomm_job_open_filters(job, pl); /* takes the filters' ends out of the plumbing */
+    pcomm_plumbing_close_child_ends(pl);
+    if (r == 0)
+        r = pcomm__job_watch_exits(job);
     if (r == 0)
         r = pcomm_job_open_outputs(job, pl);
     if (r == 0)
@@ -423,7 +518,7 @@ int pcomm_run(pcomm_job *job)
         return job->error;
     for (size_t i = 0; i < job->stage_count; i++) {
         pcomm_status st;
-        pcomm_proc_status(job->stages[i].proc, &st);
+        pcomm_job_stage_status(job, i, &st);
         if (st.how == PCOMM_UNKNOWN)
             return -ECHILD;
     }

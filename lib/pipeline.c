@@ -21,19 +21,21 @@ void pcomm_pipeline_free(pcomm_pipeline *pipeline)
 {
     if (!pipeline)
         return;
-    for (size_t i = 0; i < pipeline->count; i++)
+    for (size_t i = 0; i < pipeline->count; i++) {
         pcomm_cmd_free(pipeline->stages[i].cmd);
+        pcomm_filter_free(pipeline->stages[i].filter);
+    }
     free(pipeline->stages);
     free(pipeline);
 }
 
-static int pcomm_pipeline_push(pcomm_pipeline *pipeline, pcomm_cmd *cmd)
+static int pcomm_pipeline_push(pcomm_pipeline *pipeline, pcomm_cmd *cmd, pcomm_filter *filter)
 {
     int r = pcomm__grow((void **)&pipeline->stages, &pipeline->cap, pipeline->count + 1,
                         sizeof *pipeline->stages);
     if (r < 0)
         return r;
-    pipeline->stages[pipeline->count++] = (struct pcomm__stage){cmd};
+    pipeline->stages[pipeline->count++] = (struct pcomm__stage){cmd, filter};
     return 0;
 }
 
@@ -43,9 +45,24 @@ int pcomm_pipeline_add_cmd(pcomm_pipeline *pipeline, const pcomm_cmd *cmd)
         return -EINVAL;
     pcomm_cmd *copy;
     int r = pcomm_cmd_dup(cmd, &copy);
-    if (r == 0 && (r = pcomm_pipeline_push(pipeline, copy)) < 0)
+    if (r == 0 && (r = pcomm_pipeline_push(pipeline, copy, NULL)) < 0)
         pcomm_cmd_free(copy);
     return r;
+}
+
+int pcomm_pipeline_add_filter(pcomm_pipeline *pipeline, pcomm_filter *filter)
+{
+    if (!pipeline || !filter)
+        return -EINVAL;
+    for (size_t i = 0; i < pipeline->count; i++)
+        if (pipeline->stages[i].filter == filter)
+            return -EBUSY; /* one filter object is one stream */
+    return pcomm_pipeline_push(pipeline, NULL, filter);
+}
+
+pcomm_filter *pcomm_pipeline_filter(const pcomm_pipeline *pipeline, size_t i)
+{
+    return pipeline && i < pipeline->count ? pipeline->stages[i].filter : NULL;
 }
 
 size_t pcomm_pipeline_length(const pcomm_pipeline *pipeline)
@@ -79,7 +96,7 @@ static int pcomm_pipeline_add_words(void *userdata, const char *const *words, si
     (void)count;
     pcomm_cmd *cmd;
     int r = pcomm_cmd_new_argv(&cmd, words);
-    if (r == 0 && (r = pcomm_pipeline_push(userdata, cmd)) < 0)
+    if (r == 0 && (r = pcomm_pipeline_push(userdata, cmd, NULL)) < 0)
         pcomm_cmd_free(cmd);
     return r;
 }
@@ -143,7 +160,9 @@ int pcomm_pipeline_to_string(const pcomm_pipeline *pipeline, char **textp)
     struct pcomm__strbuf out = {0};
     int r = 0;
     for (size_t i = 0; r == 0 && i < pipeline->count; i++) {
-        if (i > 0)
+        if (!pipeline->stages[i].cmd)
+            r = -ENOTSUP; /* a filter stage runs in the parent: sh has no word for it */
+        if (r == 0 && i > 0)
             r = pcomm__strbuf_add(&out, " | ", 3);
         if (r == 0)
             r = pcomm_render_cmd(&out, pipeline->stages[i].cmd);

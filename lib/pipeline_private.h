@@ -4,10 +4,13 @@
 
 #include <stddef.h>
 
+#include "pcomm/filter.h"
 #include "pcomm/pipeline.h"
 
+/* A stage runs a command or, in the parent, a filter: exactly one of the two is set. */
 struct pcomm__stage {
-    pcomm_cmd *cmd; /* owned */
+    pcomm_cmd *cmd;       /* owned */
+    pcomm_filter *filter; /* owned */
 };
 
 struct pcomm_pipeline {

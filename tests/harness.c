@@ -364,6 +364,38 @@ double pt_late_ms(void)
     return late > 100 ? late : 100;
 }
 
+static long pt_status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    assert_non_null(f);
+    char line[256];
+    long kib = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':')
+            kib = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    assert_true(kib >= 0);
+    return kib;
+}
+
+static long pt_rss_at_reset;
+
+void pt_peak_rss_reset(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pt_write(fd, "5", 1), 1);
+    close(fd);
+    pt_rss_at_reset = pt_status_kib("VmRSS");
+    assert_true(pt_status_kib("VmHWM") <= pt_rss_at_reset + 1024);
+}
+
+long pt_peak_rss_growth_kib(void)
+{
+    return pt_status_kib("VmHWM") - pt_rss_at_reset;
+}
+
 double pt_ms(void)
 {
     struct timespec ts;

@@ -87,4 +87,9 @@ double pt_late_ms(void);
 /* Milliseconds since an arbitrary point on CLOCK_MONOTONIC. */
 double pt_ms(void);
 
+/* Start measuring this process's peak memory afresh (clear_refs resets VmHWM to VmRSS), and
+ * read it: how far the peak resident set has risen above the resident set at the reset, in KiB. */
+void pt_peak_rss_reset(void);
+long pt_peak_rss_growth_kib(void);
+
 #endif

@@ -359,22 +359,52 @@ static int count_line(void *userdata, const pcomm_line *line)
     return 0;
 }
 
-/* Stage count 1: "echo" copies its input to stdout and writes "E" to stderr. Stage count 2: two
- * such stages, their stderr merged into one captured stream. */
-static pcomm_job *rich_job(size_t stages, const void *input, int *lines)
+/* The shapes of job the run faults go through. "echo" copies its input to stdout and writes
+ * "E" to stderr. */
+enum run_shape {
+    RUN_ONE = 1, /* echo */
+    RUN_TWO,     /* echo | echo, stderr merged into one captured stream */
+    RUN_FILTERS, /* gzip | echo | gunzip: filter stages around a command */
+    RUN_SHAPES = RUN_FILTERS
+};
+
+static const char *const run_shape_names[] = {"", "one command", "two commands", "filters"};
+
+static int add_filter(pcomm_pipeline *pl, bool encoder)
+{
+    pcomm_filter *f = NULL;
+    int r = encoder ? pcomm_filter_new_encoder(&f, PCOMM_CODEC_GZIP, 1)
+                    : pcomm_filter_new_decoder(&f, PCOMM_CODEC_GZIP);
+    if (r == 0 && (r = pcomm_pipeline_add_filter(pl, f)) < 0)
+        pcomm_filter_free(f);
+    return r;
+}
+
+static int add_echo(pcomm_pipeline *pl)
+{
+    const char *argv[] = {pt_helper(), "echo", "eprint", "E\n", NULL};
+    pcomm_cmd *cmd = NULL;
+    int r = pcomm_cmd_new_argv(&cmd, argv);
+    if (r == 0)
+        r = pcomm_pipeline_add_cmd(pl, cmd);
+    pcomm_cmd_free(cmd);
+    return r;
+}
+
+static pcomm_job *rich_job(int shape, const void *input, int *lines)
 {
     pcomm_pipeline *pl = NULL;
     pcomm_job *job = NULL;
     int r = pcomm_pipeline_new(&pl);
-    for (size_t i = 0; r == 0 && i < stages; i++) {
-        const char *argv[] = {pt_helper(), "echo", "eprint", "E\n", NULL};
-        pcomm_cmd *cmd = NULL;
-        r = pcomm_cmd_new_argv(&cmd, argv);
-        if (r == 0)
-            r = pcomm_pipeline_add_cmd(pl, cmd);
-        pcomm_cmd_free(cmd);
-    }
-    if (r == 0 && stages > 1)
+    if (r == 0 && shape == RUN_FILTERS)
+        r = add_filter(pl, true);
+    if (r == 0)
+        r = add_echo(pl);
+    if (r == 0 && shape == RUN_TWO)
+        r = add_echo(pl);
+    if (r == 0 && shape == RUN_FILTERS)
+        r = add_filter(pl, false);
+    if (r == 0 && shape == RUN_TWO)
         r = pcomm_pipeline_set_stderr(pl, PCOMM_STDERR_MERGED);
     if (r == 0)
         r = pcomm_job_new_pipeline(&job, pl); /* takes pl over on success */
@@ -398,10 +428,10 @@ static pcomm_job *rich_job(size_t stages, const void *input, int *lines)
 
 /* What a job that reported success delivered must be exact: a fault may be tolerated (a pipe that
  * cannot be widened, pidfd_open), never turned into silently lost bytes. */
-static void check_job_output(pcomm_job *job, size_t stages, int lines)
+static void check_job_output(pcomm_job *job, int shape, int lines)
 {
     assert_int_equal(pcomm_job_exit_code(job), 0);
-    assert_int_equal(lines, (int)stages);
+    assert_int_equal(lines, shape == RUN_TWO ? 2 : 1);
     assert_int_equal(pcomm_job_bytes(job, PCOMM_STDOUT), RUN_INPUT);
     char *got = malloc(RUN_INPUT);
     assert_non_null(got);
@@ -412,7 +442,8 @@ static void check_job_output(pcomm_job *job, size_t stages, int lines)
 }
 
 /* SQLite's discipline for pcomm_run: for n = 1, 2, ... fail the nth pipe2, open, posix_spawn,
- * pidfd_open or allocation of the whole job (set-up, spawn, pumping, spilling), until a run sees
+ * pidfd_open or allocation of the whole job (set-up, spawn, pumping, filtering, spilling), until a
+ * run sees
  * no fault. Each failed run returns a negative errno, kills and reaps what it started, and leaks
  * no descriptor; each tolerated one delivers every byte. */
 static void test_run_every_failure(void **state)
@@ -421,17 +452,17 @@ static void test_run_every_failure(void **state)
     char *input = malloc(RUN_INPUT);
     assert_non_null(input);
     pt_pattern_fill(input, RUN_INPUT, 0, 7);
-    for (size_t stages = 1; stages <= 2; stages++) {
+    for (int shape = RUN_ONE; shape <= RUN_SHAPES; shape++) {
         int fds = pt_count_fds(), failures = 0, tolerated = 0, n;
         for (n = 1; n < 5000; n++) {
             int lines = 0;
             fp_arm(n, NULL);
-            pcomm_job *job = rich_job(stages, input, &lines);
+            pcomm_job *job = rich_job(shape, input, &lines);
             int r = job ? pcomm_run(job) : -ENOMEM;
             const char *failed = fp_failed;
             bool fired = fp_disarm();
             if (r == 0)
-                check_job_output(job, stages, lines);
+                check_job_output(job, shape, lines);
             pcomm_job_free(job);
             if (pt_count_fds() != fds || pt_count_children(NULL) != 0)
                 fail_msg("call %d (%s) failed, the run returned %s: %d descriptors (was %d), %d "
@@ -450,8 +481,8 @@ static void test_run_every_failure(void **state)
             failures++;
         }
         assert_true(n < 5000);
-        fprintf(stderr, "[ faults ] run, %zu stage(s): %d failures reported, %d tolerated\n",
-                stages, failures, tolerated);
+        fprintf(stderr, "[ faults ] run, %s: %d failures reported, %d tolerated\n",
+                run_shape_names[shape], failures, tolerated);
         assert_true(failures >= (PT_FAIL_MALLOC ? 20 : 4));
     }
     free(input);

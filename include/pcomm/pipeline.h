@@ -1,7 +1,11 @@
 /* pcomm/pipeline.h - pcomm_pipeline: a | b | c, described; pcomm_job runs it.
  *
  * A pipeline is a list of stages: commands (pcomm_cmd, copied), joined by kernel pipes so that
- * bytes between two children never pass through the parent. Like pcomm_cmd it only describes:
+ * bytes between two children never pass through the parent, and filter stages (pcomm_filter,
+ * pcomm/filter.h): a decoder or encoder the parent runs on the stream between its neighbours,
+ * inside the job's loop, with backpressure - no extra process or thread. A filter first in the
+ * pipeline reads the job's input (gunzip a file into a command's stdin); a filter last feeds the
+ * job's stdout sinks (compress a command's output). Like pcomm_cmd a pipeline only describes:
  * pcomm_job_new_pipeline() (pcomm/run.h) takes it over and runs it with every input, output and
  * time-limit choice a single command has, plus per-stage statuses and an aggregate status.
  *
@@ -19,6 +23,7 @@
 #include <stddef.h>
 #include "common.h"
 #include "cmd.h"
+#include "filter.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,12 +60,26 @@ PCOMM_API void pcomm_pipeline_free(pcomm_pipeline *pipeline);
  * runs, its other choices are kept). Returns 0, -EINVAL (no argv) or -ENOMEM. */
 PCOMM_API int pcomm_pipeline_add_cmd(pcomm_pipeline *pipeline, const pcomm_cmd *cmd);
 
+/* Append a filter stage. The pipeline takes filter over on success (it is freed with the
+ * pipeline, or with the job that takes the pipeline over; the pointer stays valid until then, for
+ * pcomm_filter_message() and the byte counts after a run); the caller keeps it on failure.
+ * Configure it (limits, threads, passthrough) before the run. A filter stage ends when its
+ * stream ends; its status (pcomm_job_stage_status()) is exited 0 then, exited 1 when the filter
+ * failed (the job then fails with the filter's error, pcomm_run(3)), killed by SIGPIPE when the
+ * next stage stopped reading first, and killed by SIGKILL when the job was cut short. Returns
+ * 0, -EINVAL, -EBUSY (filter is already a stage of this pipeline) or -ENOMEM. */
+PCOMM_API int pcomm_pipeline_add_filter(pcomm_pipeline *pipeline, pcomm_filter *filter);
+
 /* The number of stages. Returns 0 for NULL. */
 PCOMM_API size_t pcomm_pipeline_length(const pcomm_pipeline *pipeline);
 
 /* The command of stage i, owned by the pipeline, to change it before the run (environment,
  * working directory, stderr); NULL when i is out of range or the stage is not a command. */
 PCOMM_API pcomm_cmd *pcomm_pipeline_cmd(const pcomm_pipeline *pipeline, size_t i);
+
+/* The filter of stage i, owned by the pipeline; NULL when i is out of range or the stage is a
+ * command. */
+PCOMM_API pcomm_filter *pcomm_pipeline_filter(const pcomm_pipeline *pipeline, size_t i);
 
 /* Choose the status rule (enum pcomm_rule). Returns 0 or -EINVAL. */
 PCOMM_API int pcomm_pipeline_set_rule(pcomm_pipeline *pipeline, int rule);
@@ -76,7 +95,7 @@ PCOMM_API int pcomm_pipeline_parse(const char *text, pcomm_pipeline **pipelinep,
 
 /* Render the stages as a command string ("a 'b c' | d"), malloc'd into *textp (the caller
  * free()s it). Only argv is rendered: environment, working directory and stdio choices are not.
- * Returns 0, -EINVAL or -ENOMEM. */
+ * Returns 0, -EINVAL, -ENOTSUP (a filter stage: it has no shell form) or -ENOMEM. */
 PCOMM_API int pcomm_pipeline_to_string(const pcomm_pipeline *pipeline, char **textp);
 
 /* Render one command's argv the same way. Returns 0, -EINVAL or -ENOMEM. */

@@ -226,22 +226,26 @@ PCOMM_API int pcomm_job_status(const pcomm_job *job, pcomm_status *st);
 PCOMM_API int pcomm_job_exit_code(const pcomm_job *job);
 
 /* The number of stages (1 for a single command), and stage i's status, child, command (as the
- * job runs it, with its stdio set) and separately captured stderr (PCOMM_STDERR_SEPARATE; NULL
- * otherwise). Out-of-range i gives -EINVAL or NULL. */
+ * job runs it, with its stdio set), filter, and separately captured stderr
+ * (PCOMM_STDERR_SEPARATE; NULL otherwise). A filter stage has no child and no command, and a
+ * command stage no filter: NULL. Out-of-range i gives -EINVAL or NULL. */
 PCOMM_API size_t pcomm_job_stage_count(const pcomm_job *job);
 PCOMM_API int pcomm_job_stage_status(const pcomm_job *job, size_t i, pcomm_status *st);
 PCOMM_API pcomm_proc *pcomm_job_stage_proc(const pcomm_job *job, size_t i);
 PCOMM_API const pcomm_cmd *pcomm_job_stage_cmd(const pcomm_job *job, size_t i);
+PCOMM_API pcomm_filter *pcomm_job_stage_filter(const pcomm_job *job, size_t i);
 PCOMM_API pcomm_spool *pcomm_job_stage_output(const pcomm_job *job, size_t i);
 
 /* After pcomm_job_start() failed to spawn a stage: its index (0 for a single command), so that
  * the message can name the right program. */
 PCOMM_API size_t pcomm_job_failed_stage(const pcomm_job *job);
 
-/* The error that ended the job early (a callback's, or a failed write to an output), or 0. */
+/* The error that ended the job early (a callback's, a failed write to an output, or a filter's:
+ * see pcomm_filter_message() for why), or 0. */
 PCOMM_API int pcomm_job_error(const pcomm_job *job);
 
-/* Bytes written to the child's stdin (PCOMM_STDIN) or read from its stdout or stderr. */
+/* Bytes written to the child's stdin (PCOMM_STDIN; with a filter first, the input bytes it
+ * read) or read from its stdout or stderr. */
 PCOMM_API uint64_t pcomm_job_bytes(const pcomm_job *job, int stream);
 
 /* The capture spool of a stream, owned by the job, or NULL when the stream is not captured. */
@@ -251,8 +255,8 @@ PCOMM_API pcomm_spool *pcomm_job_output(const pcomm_job *job, int stream);
  * Returns NULL when there is none (or it was taken). Only after the job ended. */
 PCOMM_API pcomm_spool *pcomm_job_take_output(pcomm_job *job, int stream);
 
-/* The running or ended child (a pipeline's last stage), owned by the job; NULL before the
- * start. */
+/* The running or ended child (a pipeline's last command stage), owned by the job; NULL before
+ * the start. */
 PCOMM_API pcomm_proc *pcomm_job_proc(const pcomm_job *job);
 
 /* Send sig to the child as pcomm_proc_kill() does (the process group by default; every stage of

@@ -1,0 +1,440 @@
+/* tests/test_pipeline_filter.c - filter stages in pipelines: the parent decodes or encodes the
+ * stream between two stages inside the job's loop. Exact bytes through every position (first,
+ * middle, last, alone), every input kind, errors that fail the job and leave nothing running,
+ * a consumer that stops early, linger and timeout with a filter waiting, backpressure.
+ * SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "filter_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MIB (1024 * 1024)
+
+/* data compressed with codec at its default level, in memory */
+static struct pt_bytes compress(int codec, const void *data, size_t len)
+{
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_encoder(&f, codec, -1));
+    struct pt_bytes z = {0};
+    assert_int_equal(pt_drive_filter(f, data, len, &(struct pt_drive){0}, &z), PCOMM_FILTER_END);
+    pcomm_filter_free(f);
+    return z;
+}
+
+static struct pt_bytes decompress(const void *data, size_t len)
+{
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_decoder(&f, PCOMM_CODEC_AUTO));
+    struct pt_bytes out = {0};
+    assert_int_equal(pt_drive_filter(f, data, len, &(struct pt_drive){0}, &out), PCOMM_FILTER_END);
+    pcomm_filter_free(f);
+    return out;
+}
+
+static void add_decoder(pcomm_pipeline *pl, int codec)
+{
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_decoder(&f, codec));
+    PT_OK(pcomm_pipeline_add_filter(pl, f));
+}
+
+static void add_encoder(pcomm_pipeline *pl, int codec)
+{
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_encoder(&f, codec, 1));
+    PT_OK(pcomm_pipeline_add_filter(pl, f));
+}
+
+static void add_helper(pcomm_pipeline *pl, const char *op)
+{
+    pcomm_cmd *cmd = pt_helper_cmd(op, NULL);
+    PT_OK(pcomm_pipeline_add_cmd(pl, cmd));
+    pcomm_cmd_free(cmd);
+}
+
+static pcomm_job *new_job(pcomm_pipeline *pl)
+{
+    pcomm_job *job;
+    PT_OK(pcomm_job_new_pipeline(&job, pl));
+    PT_OK(pcomm_job_set_timeout(job, 60000, SIGKILL, 0));
+    return job;
+}
+
+static void assert_stdout(pcomm_job *job, const void *want, size_t len)
+{
+    pcomm_spool *out = pcomm_job_output(job, PCOMM_STDOUT);
+    assert_int_equal(pcomm_spool_size(out), len);
+    unsigned char *got = malloc(len ? len : 1);
+    assert_non_null(got);
+    assert_int_equal(pcomm_spool_pread(out, got, len, 0), (ssize_t)len);
+    assert_memory_equal(got, want, len);
+    free(got);
+}
+
+static void assert_stage(pcomm_job *job, size_t i, int how, int code)
+{
+    pcomm_status st;
+    PT_OK(pcomm_job_stage_status(job, i, &st));
+    if (st.how != how || st.code != code)
+        fail_msg("stage %zu: how %d code %d, want how %d code %d", i, st.how, st.code, how, code);
+}
+
+static char *temp_file(const void *data, size_t len)
+{
+    char *path = strdup("/tmp/pcomm-test-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(pt_write(fd, data, len), (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+/* ---- exact bytes in every position ------------------------------------------------------ */
+
+/* A decoder first, fed by each kind of job input, into a command: every codec. */
+static void test_decoder_first(void **state)
+{
+    (void)state;
+    size_t len = 3 * MIB + 12345;
+    unsigned char *plain = pt_sample(len, 1);
+    static const int codecs[] = {PCOMM_CODEC_GZIP, PCOMM_CODEC_BZIP2, PCOMM_CODEC_XZ,
+                                 PCOMM_CODEC_ZSTD};
+    for (size_t c = 0; c < 4; c++) {
+        if (!pcomm_filter_supported(codecs[c]))
+            continue;
+        struct pt_bytes z = compress(codecs[c], plain, len);
+        char *path = temp_file(z.p, z.len);
+        for (int kind = 0; kind < 3; kind++) { /* bytes, file, fd (a pipe's read end) */
+            pcomm_pipeline *pl;
+            PT_OK(pcomm_pipeline_new(&pl));
+            add_decoder(pl, PCOMM_CODEC_AUTO);
+            add_helper(pl, "echo");
+            pcomm_job *job = new_job(pl);
+            int fd = -1;
+            if (kind == 0)
+                PT_OK(pcomm_job_input_bytes(job, z.p, z.len));
+            else if (kind == 1)
+                PT_OK(pcomm_job_input_file(job, path));
+            else
+                PT_OK(pcomm_job_input_fd(job, fd = open(path, O_RDONLY | O_CLOEXEC)));
+            PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, 1 * MIB));
+            PT_OK(pcomm_run(job));
+            assert_stdout(job, plain, len);
+            assert_int_equal(pcomm_job_exit_code(job), 0);
+            assert_stage(job, 0, PCOMM_EXITED, 0);
+            assert_int_equal(pcomm_job_bytes(job, PCOMM_STDIN), z.len);
+            assert_null(pcomm_job_stage_proc(job, 0));
+            assert_null(pcomm_job_stage_cmd(job, 0));
+            const pcomm_filter *f = pcomm_job_stage_filter(job, 0);
+            assert_int_equal(pcomm_filter_codec(f), codecs[c]);
+            assert_int_equal(pcomm_filter_total_out(f), len);
+            pcomm_job_free(job);
+            if (fd >= 0)
+                close(fd);
+        }
+        unlink(path);
+        free(path);
+        pt_bytes_free(&z);
+    }
+    free(plain);
+}
+
+/* An encoder last, a filter in the middle, filters alone, two filters in a row. */
+static void test_encoder_last_and_middle(void **state)
+{
+    (void)state;
+    size_t len = 2 * MIB + 777;
+    unsigned char *plain = pt_sample(len, 2);
+    for (int shape = 0; shape < 4; shape++) {
+        pcomm_pipeline *pl;
+        PT_OK(pcomm_pipeline_new(&pl));
+        if (shape == 0) { /* echo | gzip */
+            add_helper(pl, "echo");
+            add_encoder(pl, PCOMM_CODEC_GZIP);
+        } else if (shape == 1) { /* echo | zstd | echo */
+            add_helper(pl, "echo");
+            add_encoder(pl, PCOMM_CODEC_ZSTD);
+            add_helper(pl, "echo");
+        } else if (shape == 2) { /* xz alone */
+            add_encoder(pl, PCOMM_CODEC_XZ);
+        } else { /* gzip | gunzip | bzip2 | echo: filters back to back */
+            add_encoder(pl, PCOMM_CODEC_GZIP);
+            add_decoder(pl, PCOMM_CODEC_GZIP);
+            add_encoder(pl, PCOMM_CODEC_BZIP2);
+            add_helper(pl, "echo");
+        }
+        pcomm_job *job = new_job(pl);
+        PT_OK(pcomm_job_input_bytes(job, plain, len));
+        PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, 64 * 1024)); /* spills */
+        PT_OK(pcomm_run(job));
+        assert_int_equal(pcomm_job_exit_code(job), 0);
+        for (size_t i = 0; i < pcomm_job_stage_count(job); i++)
+            assert_stage(job, i, PCOMM_EXITED, 0);
+        pcomm_spool *out = pcomm_job_output(job, PCOMM_STDOUT);
+        size_t zlen = (size_t)pcomm_spool_size(out);
+        unsigned char *z = malloc(zlen);
+        assert_int_equal(pcomm_spool_pread(out, z, zlen, 0), (ssize_t)zlen);
+        struct pt_bytes back = decompress(z, zlen);
+        assert_int_equal(back.len, len);
+        assert_memory_equal(back.p, plain, len);
+        pt_bytes_free(&back);
+        free(z);
+        pcomm_job_free(job);
+    }
+    free(plain);
+}
+
+/* A filter last with no stdout sink writes to pcomm's own stdout, as a command would. */
+static void test_filter_last_inherits_stdout(void **state)
+{
+    (void)state;
+    static const char text[] = "inherited through a filter\n";
+    struct pt_bytes z = compress(PCOMM_CODEC_GZIP, text, sizeof text - 1);
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    int saved = dup(1);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(p[1], 1), 1);
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    add_decoder(pl, PCOMM_CODEC_GZIP);
+    pcomm_job *job = new_job(pl);
+    PT_OK(pcomm_job_input_bytes(job, z.p, z.len));
+    int r = pcomm_run(job);
+    dup2(saved, 1);
+    close(saved);
+    close(p[1]);
+    PT_OK(r);
+    char buf[256];
+    ssize_t n = pt_read(p[0], buf, sizeof buf);
+    close(p[0]);
+    assert_int_equal(n, (ssize_t)sizeof text - 1);
+    assert_memory_equal(buf, text, sizeof text - 1);
+    pcomm_job_free(job);
+    pt_bytes_free(&z);
+}
+
+/* -m with a trailing encoder: stderr joins stdout before the filter, so it is compressed too. */
+static void test_merged_stderr_before_trailing_filter(void **state)
+{
+    (void)state;
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    pcomm_cmd *cmd = pt_helper_cmd("print", "out\n", "eprint", "err\n", NULL);
+    PT_OK(pcomm_pipeline_add_cmd(pl, cmd));
+    pcomm_cmd_free(cmd);
+    add_encoder(pl, PCOMM_CODEC_GZIP);
+    pcomm_job *job = new_job(pl);
+    PT_OK(pcomm_job_merge_stderr(job));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, MIB));
+    PT_OK(pcomm_run(job));
+    const void *z;
+    size_t zlen;
+    PT_OK(pcomm_spool_view(pcomm_job_output(job, PCOMM_STDOUT), &z, &zlen));
+    struct pt_bytes back = decompress(z, zlen);
+    assert_int_equal(back.len, 8);
+    assert_memory_equal(back.p, "out\nerr\n", 8);
+    pt_bytes_free(&back);
+    pcomm_job_free(job);
+}
+
+/* ---- errors -----------------------------------------------------------------------------------
+ */
+
+/* Truncated, corrupt and over-the-cap input fail the job with the filter's error; the command
+ * after it is killed, nothing is left running or open, and the message says why. */
+static void test_decoder_errors_fail_the_job(void **state)
+{
+    (void)state;
+    size_t len = 4 * MIB;
+    unsigned char *plain = pt_sample(len, 3);
+    struct pt_bytes z = compress(PCOMM_CODEC_GZIP, plain, len);
+    for (int kind = 0; kind < 3; kind++) {
+        pcomm_pipeline *pl;
+        PT_OK(pcomm_pipeline_new(&pl));
+        pcomm_filter *f;
+        PT_OK(pcomm_filter_new_decoder(&f, PCOMM_CODEC_GZIP));
+        if (kind == 2)
+            PT_OK(pcomm_filter_set_limits(f, MIB, 0, 0));
+        PT_OK(pcomm_pipeline_add_filter(pl, f));
+        add_helper(pl, "drain"); /* reads everything: the error comes from the filter */
+        pcomm_job *job = new_job(pl);
+        size_t zlen = kind == 0 ? z.len - 100 : z.len; /* truncated */
+        if (kind == 1)
+            z.p[z.len / 2] ^= 0x55; /* corrupt */
+        PT_OK(pcomm_job_input_bytes(job, z.p, zlen));
+        int r = pcomm_run(job);
+        if (kind == 1)
+            z.p[z.len / 2] ^= 0x55;
+        int want = kind == 2 ? PCOMM_ECAP : -EBADMSG;
+        if (r != want)
+            fail_msg("kind %d: %s, want %s (%s)", kind, pcomm_errname(r), pcomm_errname(want),
+                     pcomm_filter_message(f));
+        assert_int_equal(pcomm_job_error(job), want);
+        assert_ptr_equal(pcomm_job_stage_filter(job, 0), f);
+        assert_true(strlen(pcomm_filter_message(f)) > 0);
+        assert_stage(job, 0, PCOMM_EXITED, 1);
+        assert_stage(job, 1, PCOMM_SIGNALED, SIGKILL); /* the job was aborted */
+        pcomm_job_free(job);
+        assert_int_equal(pt_count_children(NULL), 0);
+    }
+    pt_bytes_free(&z);
+    free(plain);
+}
+
+/* The consumer stops reading (head): the filter stops as a process would on SIGPIPE, and that
+ * counts as success under pipefail. */
+static void test_consumer_stops_early(void **state)
+{
+    (void)state;
+    size_t len = 32 * MIB;
+    unsigned char *zeros = calloc(1, len);
+    struct pt_bytes z = compress(PCOMM_CODEC_ZSTD, zeros, len);
+    free(zeros);
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    add_decoder(pl, PCOMM_CODEC_ZSTD);
+    pcomm_cmd *head = pt_helper_cmd("read", "10", NULL);
+    PT_OK(pcomm_pipeline_add_cmd(pl, head));
+    pcomm_cmd_free(head);
+    pcomm_job *job = new_job(pl);
+    PT_OK(pcomm_job_input_bytes(job, z.p, z.len));
+    PT_OK(pcomm_run(job));
+    assert_stage(job, 0, PCOMM_SIGNALED, SIGPIPE);
+    assert_stage(job, 1, PCOMM_EXITED, 0);
+    assert_int_equal(pcomm_job_exit_code(job), 0);
+    assert_true(pcomm_job_flags(job) & PCOMM_JOB_INPUT_SHORT);
+    pcomm_job_free(job);
+    pt_bytes_free(&z);
+}
+
+/* ---- time limits -------------------------------------------------------------------------- */
+
+/* A command exits but a descendant keeps the filter's input open: linger cuts the filter. */
+static void test_linger_cuts_a_waiting_filter(void **state)
+{
+    (void)state;
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    pcomm_cmd *cmd = pt_helper_cmd("print", "x", "grandchild", "30000", NULL);
+    PT_OK(pcomm_pipeline_add_cmd(pl, cmd));
+    pcomm_cmd_free(cmd);
+    add_encoder(pl, PCOMM_CODEC_GZIP);
+    pcomm_job *job = new_job(pl);
+    PT_OK(pcomm_job_set_linger(job, 200));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, MIB));
+    double t0 = pt_ms();
+    PT_OK(pcomm_run(job));
+    double ms = pt_ms() - t0;
+    assert_true(ms < 5000);
+    assert_true(pcomm_job_flags(job) & PCOMM_JOB_TRUNCATED);
+    assert_stage(job, 1, PCOMM_SIGNALED, SIGKILL);
+    pcomm_job_free(job);
+}
+
+/* A filter alone on a pipe nobody closes: the timeout cuts it. */
+static void test_timeout_cuts_filters_alone(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    add_decoder(pl, PCOMM_CODEC_AUTO);
+    pcomm_job *job;
+    PT_OK(pcomm_job_new_pipeline(&job, pl));
+    PT_OK(pcomm_job_set_timeout(job, 200, SIGTERM, 1000));
+    PT_OK(pcomm_job_input_fd(job, p[0]));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, MIB));
+    double t0 = pt_ms();
+    PT_OK(pcomm_run(job));
+    assert_true(pt_ms() - t0 < 5000);
+    assert_true(pcomm_job_flags(job) & PCOMM_JOB_TIMED_OUT);
+    assert_stage(job, 0, PCOMM_SIGNALED, SIGKILL);
+    pcomm_job_free(job);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* ---- backpressure -----------------------------------------------------------------------------
+ */
+
+/* 256 MiB decoded from 256 KiB of zstd into a command that drains it: the parent's memory stays
+ * flat, because the filter only runs when its pipe has room. */
+static void test_bomb_through_pipe_is_backpressured(void **state)
+{
+    (void)state;
+    size_t len = 256 * MIB;
+    unsigned char *zeros = calloc(1, len); /* untouched: the zero page, no RSS */
+    struct pt_bytes z = compress(PCOMM_CODEC_ZSTD, zeros, len);
+    free(zeros);
+    pt_peak_rss_reset();
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    add_decoder(pl, PCOMM_CODEC_ZSTD);
+    add_helper(pl, "drain");
+    pcomm_job *job = new_job(pl);
+    PT_OK(pcomm_job_input_bytes(job, z.p, z.len));
+    PT_OK(pcomm_run(job));
+    assert_int_equal(pcomm_job_exit_code(job), 0);
+    assert_int_equal(pcomm_filter_total_out(pcomm_job_stage_filter(job, 0)), len);
+    long grew = pt_peak_rss_growth_kib();
+    fprintf(stderr, "[ filter ] 256 MiB decoded into a pipe: peak RSS grew %ld KiB\n", grew);
+    assert_true(grew < 16 * 1024);
+    char *touched = malloc(32 * MIB); /* the instrument itself: 32 MiB touched must show */
+    memset(touched, 1, 32 * MIB);
+    assert_true(pt_peak_rss_growth_kib() >= grew + 31 * 1024);
+    free(touched);
+    pcomm_job_free(job);
+    pt_bytes_free(&z);
+}
+
+/* ---- description ------------------------------------------------------------------------------
+ */
+
+static void test_pipeline_api(void **state)
+{
+    (void)state;
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_decoder(&f, PCOMM_CODEC_AUTO));
+    assert_int_equal(pcomm_pipeline_add_filter(NULL, f), -EINVAL);
+    assert_int_equal(pcomm_pipeline_add_filter(pl, NULL), -EINVAL);
+    PT_OK(pcomm_pipeline_add_filter(pl, f));
+    assert_int_equal(pcomm_pipeline_add_filter(pl, f), -EBUSY);
+    add_helper(pl, "echo");
+    assert_int_equal(pcomm_pipeline_length(pl), 2);
+    assert_ptr_equal(pcomm_pipeline_filter(pl, 0), f);
+    assert_null(pcomm_pipeline_filter(pl, 1));
+    assert_null(pcomm_pipeline_filter(pl, 2));
+    assert_null(pcomm_pipeline_cmd(pl, 0));
+    assert_non_null(pcomm_pipeline_cmd(pl, 1));
+    char *text = NULL;
+    assert_int_equal(pcomm_pipeline_to_string(pl, &text), -ENOTSUP);
+    assert_null(text);
+    pcomm_pipeline_free(pl); /* frees f */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        PT_TEST(test_decoder_first),
+        PT_TEST(test_encoder_last_and_middle),
+        PT_TEST(test_filter_last_inherits_stdout),
+        PT_TEST(test_merged_stderr_before_trailing_filter),
+        PT_TEST(test_decoder_errors_fail_the_job),
+        PT_TEST(test_consumer_stops_early),
+        PT_TEST(test_linger_cuts_a_waiting_filter),
+        PT_TEST(test_timeout_cuts_filters_alone),
+        PT_TEST(test_bomb_through_pipe_is_backpressured),
+        PT_TEST(test_pipeline_api),
+    };
+    return PT_RUN(tests);
+}
