@@ -20,7 +20,10 @@ enum {
     PCOMM_CHUNK = 256 * 1024,      /* one read (a splice to a file asks for a whole pipe) */
     PCOMM_ROUNDS = 4,              /* chunks per event before yielding to other descriptors */
     PCOMM_PIPE_SIZE = 1024 * 1024, /* perf.md PC2 */
-    PCOMM_TTY_ROUNDS = 64          /* ~4 KiB reads per event on a pty master */
+    PCOMM_TTY_ROUNDS = 64,         /* ~4 KiB reads per event on a pty master */
+    /* In front of an encoder, one read of this per event: xz -6 takes ~20 ms over it, so the
+     * loop's other streams keep being served while a slow codec holds back its own. */
+    PCOMM_ENCODE_CHUNK = 64 * 1024
 };
 
 void pcomm__pipe_widen(int fd)
@@ -38,12 +41,60 @@ static bool pcomm_is_regular(int fd)
 
 static bool pcomm_only_spool(const struct pcomm__sinks *s)
 {
-    return s->spool && !s->fd_count && !s->line_fn;
+    return s->spool && !s->fd_count && !s->line_fn && !s->encode;
 }
 
 static bool pcomm_only_one_file(const struct pcomm__sinks *s)
 {
-    return !s->spool && s->fd_count == 1 && !s->line_fn && pcomm_is_regular(s->fds[0]);
+    return !s->spool && s->fd_count == 1 && !s->line_fn && !s->encode &&
+           pcomm_is_regular(s->fds[0]);
+}
+
+static int pcomm_sinks_store_raw(const struct pcomm__sinks *s, const void *data, size_t n)
+{
+    int r = s->spool ? pcomm_spool_write(s->spool, data, n) : 0;
+    for (size_t i = 0; r == 0 && i < s->fd_count; i++)
+        r = pcomm__write_all_wait(s->fds[i], data, n);
+    return r;
+}
+
+enum { PCOMM_ENCODE_BUF = 256 * 1024 };
+
+/* Run the encoder over n bytes (mode RUN) or to the end of its stream (FINISH, n = 0), storing
+ * what it produces. */
+static int pcomm_sinks_encode(const struct pcomm__sinks *s, const unsigned char *p, size_t n,
+                              int mode)
+{
+    struct pcomm__encode *e = s->encode;
+    if (!e->buf && !(e->buf = malloc(PCOMM_ENCODE_BUF)))
+        return -ENOMEM;
+    for (;;) {
+        size_t in = n, out = PCOMM_ENCODE_BUF;
+        int r = pcomm_filter_process(e->filter, p, &in, e->buf, &out, mode);
+        if (r < 0)
+            return r;
+        p += in;
+        n -= in;
+        if (out > 0 && (r = pcomm_sinks_store_raw(s, e->buf, out)) < 0)
+            return r;
+        if (mode == PCOMM_FILTER_FINISH ? r == PCOMM_FILTER_END : n == 0 && out < PCOMM_ENCODE_BUF)
+            return 0;
+    }
+}
+
+int pcomm__sinks_store(const struct pcomm__sinks *s, const void *data, size_t n)
+{
+    if (!s->encode)
+        return pcomm_sinks_store_raw(s, data, n);
+    return n ? pcomm_sinks_encode(s, data, n, PCOMM_FILTER_RUN) : 0;
+}
+
+int pcomm__sinks_finish(const struct pcomm__sinks *s)
+{
+    if (!s->encode || s->encode->finished)
+        return 0;
+    s->encode->finished = true;
+    return pcomm_sinks_encode(s, NULL, 0, PCOMM_FILTER_FINISH);
 }
 
 /* How a channel moves bytes: decided once at open, not per chunk. */
@@ -73,10 +124,8 @@ static int pcomm_outchan_deliver(struct pcomm__outchan *ch, const char *data, si
 {
     const struct pcomm__sinks *s = ch->sinks;
     int r = s->reader ? pcomm_reader_append(s->reader, data, n) : 0;
-    if (r == 0 && s->spool)
-        r = pcomm_spool_write(s->spool, data, n);
-    for (size_t i = 0; r == 0 && i < s->fd_count; i++)
-        r = pcomm__write_all_wait(s->fds[i], data, n);
+    if (r == 0)
+        r = pcomm__sinks_store(s, data, n);
     if (r == 0 && s->line_fn)
         r = pcomm__lines_feed(&ch->lines, ch->stream, data, n, pcomm__now_ns());
     return r;
@@ -87,7 +136,7 @@ static ssize_t pcomm_outchan_pull(struct pcomm__outchan *ch)
 {
     const struct pcomm__sinks *s = ch->sinks;
     if (ch->path == PCOMM_PATH_FILL)
-        return pcomm_spool_fill(s->spool, ch->fd, PCOMM_CHUNK);
+        return pcomm_spool_fill(s->spool, ch->fd, ch->chunk);
     if (ch->path == PCOMM_PATH_SPLICE) {
         ssize_t n = splice(ch->fd, NULL, s->fds[0], NULL, PCOMM_PIPE_SIZE,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -97,7 +146,7 @@ static ssize_t pcomm_outchan_pull(struct pcomm__outchan *ch)
     }
     if (!ch->buf && !(ch->buf = pcomm__alloc_io(PCOMM_CHUNK)))
         return -ENOMEM;
-    ssize_t n = pcomm__read(ch->fd, ch->buf, PCOMM_CHUNK);
+    ssize_t n = pcomm__read(ch->fd, ch->buf, ch->chunk);
     if (n > 0) {
         int r = pcomm_outchan_deliver(ch, ch->buf, (size_t)n);
         if (r < 0) {
@@ -129,7 +178,8 @@ static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
 {
     (void)revents;
     struct pcomm__outchan *ch = pcomm__container_of(w, struct pcomm__outchan, watch);
-    for (int round = 0; round < (ch->tty ? PCOMM_TTY_ROUNDS : PCOMM_ROUNDS); round++) {
+    int rounds = ch->tty ? PCOMM_TTY_ROUNDS : ch->sinks->encode ? 1 : PCOMM_ROUNDS;
+    for (int round = 0; round < rounds; round++) {
         ssize_t n = pcomm_outchan_pull(ch);
         if (n == -EAGAIN || n == -EINTR)
             return;
@@ -148,7 +198,7 @@ static void pcomm_outchan_on_event(struct pcomm__watch *w, uint32_t revents)
         /* A pipe read short of the chunk is most likely drained: skip the read that would say
          * EAGAIN. A pty returns at most about 4 KiB per read however much is queued (pty.md
          * §4), so read on: that saves an epoll round trip per 4 KiB. */
-        if (n < PCOMM_CHUNK && !ch->tty)
+        if ((size_t)n < ch->chunk && !ch->tty)
             return;
     }
 }
@@ -170,6 +220,7 @@ int pcomm__outchan_open(struct pcomm__outchan *ch, pcomm_loop *loop, int fd, int
     ch->path = pcomm_only_spool(sinks)      ? PCOMM_PATH_FILL
                : pcomm_only_one_file(sinks) ? PCOMM_PATH_SPLICE
                                             : PCOMM_PATH_COPY;
+    ch->chunk = sinks->encode ? PCOMM_ENCODE_CHUNK : PCOMM_CHUNK;
     pcomm__lines_init(&ch->lines, sinks->line_fn, sinks->line_userdata, sinks->max_line);
     ch->lines.stage = (int)stage;
     pcomm__watch_init(&ch->watch, pcomm_outchan_on_event);

@@ -19,6 +19,7 @@
 
 #include "lines.h"
 #include "loop_private.h"
+#include "pcomm/filter.h"
 #include "pcomm/spool.h"
 
 #define PCOMM__MAX_FORWARD 4
@@ -35,9 +36,19 @@ struct pcomm__reader {
     bool eof;
 };
 
+/* A filter (an encoder, usually) between a stream and its spool and descriptors
+ * (pcomm_job_filter_output()); the reader and the line callback see the bytes unfiltered. One
+ * may serve both streams of a job (one compressed file for stdout and stderr). */
+struct pcomm__encode {
+    pcomm_filter *filter; /* owned by the job */
+    unsigned char *buf;
+    bool finished;
+};
+
 struct pcomm__sinks {
     struct pcomm__reader *reader; /* owned by the job */
     pcomm_spool *spool;           /* owned by the job */
+    struct pcomm__encode *encode; /* owned by the job; NULL when the bytes are stored as read */
     int fds[PCOMM__MAX_FORWARD];  /* not owned */
     size_t fd_count;
     pcomm_line_fn line_fn;
@@ -50,13 +61,22 @@ static inline bool pcomm__sinks_any(const struct pcomm__sinks *s)
     return s->reader || s->spool || s->fd_count || s->line_fn;
 }
 
+/* Store n bytes of the stream: into the spool and every descriptor, through the encoder when
+ * there is one. Returns 0 or the first error. */
+int pcomm__sinks_store(const struct pcomm__sinks *s, const void *data, size_t n);
+
+/* End the encoder's stream: its last bytes (a trailer) go to the spool and the descriptors.
+ * Harmless without an encoder or when already done. Returns 0 or the first error. */
+int pcomm__sinks_finish(const struct pcomm__sinks *s);
+
 struct pcomm__outchan {
     struct pcomm__watch watch;
     pcomm_loop *loop;
     int fd; /* the parent's read end, owned; -1 once closed */
     int stream;
-    int path; /* fill the spool, splice to one file, or read and copy to every sink */
-    bool tty; /* a pty master: reads return ~4 KiB at most, and end with EIO */
+    int path;     /* fill the spool, splice to one file, or read and copy to every sink */
+    size_t chunk; /* the most one read takes; smaller in front of an encoder */
+    bool tty;     /* a pty master: reads return ~4 KiB at most, and end with EIO */
     const struct pcomm__sinks *sinks;
     struct pcomm__lines lines;
     char *buf;

@@ -152,6 +152,34 @@ int pcomm_job_forward(pcomm_job *job, int stream, int fd)
     return 0;
 }
 
+int pcomm_job_filter_output(pcomm_job *job, int stream, pcomm_filter *filter)
+{
+    int r = pcomm_job_check_config(job);
+    if (r < 0 || !pcomm__job_stream_ok(stream) || !filter)
+        return r < 0 ? r : -EINVAL;
+    int other = stream == PCOMM_STDOUT ? PCOMM_STDERR : PCOMM_STDOUT;
+    struct pcomm__encode *e = &job->encode[stream];
+    if (e->filter == filter)
+        return 0;
+    if (e->filter && job->sinks[other].encode != e)
+        pcomm_filter_free(e->filter); /* replaced, and no longer shared */
+    e->filter = NULL;
+    if (job->sinks[other].encode && job->sinks[other].encode->filter == filter) {
+        job->sinks[stream].encode = job->sinks[other].encode; /* one stream for both */
+        return 0;
+    }
+    e->filter = filter;
+    job->sinks[stream].encode = e;
+    return 0;
+}
+
+pcomm_filter *pcomm_job_output_filter(const pcomm_job *job, int stream)
+{
+    if (!job || !pcomm__job_stream_ok(stream) || !job->sinks[stream].encode)
+        return NULL;
+    return job->sinks[stream].encode->filter;
+}
+
 int pcomm_job_on_line(pcomm_job *job, int stream, pcomm_line_fn fn, void *userdata, size_t max_line)
 {
     int r = pcomm_job_check_config(job);
@@ -261,6 +289,8 @@ void pcomm_job_free(pcomm_job *job)
         if (job->sinks[s].reader)
             free(job->sinks[s].reader->buf);
         free(job->sinks[s].reader);
+        pcomm_filter_free(job->encode[s].filter);
+        free(job->encode[s].buf);
     }
     if (job->in_open)
         pcomm__inchan_close(&job->in);

@@ -83,10 +83,22 @@ static void pcomm_job_close_outputs(pcomm_job *job, bool flush_lines)
             pcomm__outchan_close(&job->stages[i].err, flush_lines);
 }
 
+/* End the output filters' streams: their trailers go where their output went. Not after an
+ * error: the output is abandoned then, and writing more could only fail again. */
+static void pcomm_job_finish_encoders(pcomm_job *job)
+{
+    for (int s = 1; s <= 2 && !job->error; s++) {
+        int r = pcomm__sinks_finish(&job->sinks[s]);
+        if (r < 0)
+            job->error = r;
+    }
+}
+
 static void pcomm_job_finish(pcomm_job *job)
 {
     if (job->flags & PCOMM_JOB_DONE)
         return;
+    pcomm_job_finish_encoders(job);
     pcomm__job_stop(job);
     job->flags |= PCOMM_JOB_DONE;
     if (job->done_fn)
@@ -155,16 +167,9 @@ int pcomm__job_merged_line(void *userdata, const pcomm_line *line)
     if (stage->err_line_start)
         tag_len = (size_t)snprintf(tag, sizeof tag, "[%zu] ", stage->index);
     stage->err_line_start = !(line->flags & PCOMM_LINE_CONTINUED);
-    int r = 0;
-    if (s->spool && tag_len)
-        r = pcomm_spool_write(s->spool, tag, tag_len);
-    if (r == 0 && s->spool)
-        r = pcomm_spool_write(s->spool, line->data, line->len);
-    for (size_t i = 0; r == 0 && i < s->fd_count; i++) {
-        r = pcomm__write_all_wait(s->fds[i], tag, tag_len);
-        if (r == 0)
-            r = pcomm__write_all_wait(s->fds[i], line->data, line->len);
-    }
+    int r = pcomm__sinks_store(s, tag, tag_len);
+    if (r == 0)
+        r = pcomm__sinks_store(s, line->data, line->len);
     if (r == 0 && s->line_fn)
         r = s->line_fn(s->line_userdata, line);
     return r;

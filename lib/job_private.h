@@ -55,7 +55,8 @@ struct pcomm_job {
     size_t in_len;
     int in_fd;
     char *in_path;
-    struct pcomm__sinks sinks[3]; /* [1] stdout, [2] stderr */
+    struct pcomm__sinks sinks[3];   /* [1] stdout, [2] stderr */
+    struct pcomm__encode encode[3]; /* the output filters; sinks[2] may share encode[1] */
     size_t capture_threshold[3];
     bool merge;
     int timeout_ms, timeout_sig, grace_ms, linger_ms;

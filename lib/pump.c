@@ -20,16 +20,22 @@ int pcomm__pump_fd_kind(int fd)
     return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? PCOMM__PUMP_FILE : PCOMM__PUMP_FD;
 }
 
-static void pcomm_pump_stop(struct pcomm__pump *p)
+static void pcomm_pump_close_fds(struct pcomm__pump *p)
 {
-    pcomm__watch_stop(p->loop, &p->src_watch);
-    pcomm__watch_stop(p->loop, &p->sink_watch);
     pcomm__closep(&p->sink_fd); /* the consumer sees EOF */
     if (p->src_owned)
         pcomm__closep(&p->src_fd); /* a producer still writing sees EPIPE */
-    p->ended = true;
 }
 
+static void pcomm_pump_stop(struct pcomm__pump *p)
+{
+    p->ended = true;
+    pcomm__watch_stop(p->loop, &p->src_watch);
+    pcomm__watch_stop(p->loop, &p->sink_watch);
+}
+
+/* After an error the owner hears of it before the consumer sees EOF: a job kills the stages
+ * after the filter first, so that none of them takes a broken-off stream for a whole one. */
 static void pcomm_pump_end(struct pcomm__pump *p, int error, bool broken)
 {
     if (p->ended)
@@ -37,7 +43,10 @@ static void pcomm_pump_end(struct pcomm__pump *p, int error, bool broken)
     p->error = error;
     p->broken = broken;
     pcomm_pump_stop(p);
+    if (!error)
+        pcomm_pump_close_fds(p);
     p->on_end(p);
+    pcomm_pump_close_fds(p);
 }
 
 /* Wait for input (the source's watch) or for the sink (room, or just the loop's next turn). */
@@ -194,8 +203,10 @@ int pcomm__pump_open(struct pcomm__pump *p, pcomm_loop *loop, pcomm_filter *filt
     if (r == 0)
         r = pcomm__watch_start(loop, &p->sink_watch, sink_fd,
                                p->src_kind == PCOMM__PUMP_FD ? 0 : EPOLLOUT);
-    if (r < 0)
-        pcomm_pump_stop(p); /* nothing to report: the caller handles the error */
+    if (r < 0) { /* nothing to report: the caller handles the error */
+        pcomm_pump_stop(p);
+        pcomm_pump_close_fds(p);
+    }
     return r;
 }
 
@@ -209,6 +220,7 @@ void pcomm__pump_discard(struct pcomm__pump *p)
 {
     if (!p->ended)
         pcomm_pump_stop(p);
+    pcomm_pump_close_fds(p);
 }
 
 bool pcomm__pump_short(const struct pcomm__pump *p)

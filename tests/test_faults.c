@@ -364,7 +364,7 @@ static int count_line(void *userdata, const pcomm_line *line)
 enum run_shape {
     RUN_ONE = 1, /* echo */
     RUN_TWO,     /* echo | echo, stderr merged into one captured stream */
-    RUN_FILTERS, /* gzip | echo | gunzip: filter stages around a command */
+    RUN_FILTERS, /* gzip | echo | gunzip: filter stages around a command; stderr compressed */
     RUN_SHAPES = RUN_FILTERS
 };
 
@@ -418,6 +418,14 @@ static pcomm_job *rich_job(int shape, const void *input, int *lines)
         r = pcomm_job_on_line(job, PCOMM_STDERR, count_line, lines, 0);
     if (r == 0)
         r = pcomm_job_set_timeout(job, 20000, SIGKILL, 0);
+    if (r == 0 && shape == RUN_FILTERS) {
+        pcomm_filter *f = NULL;
+        r = pcomm_filter_new_encoder(&f, PCOMM_CODEC_ZSTD, 1);
+        if (r == 0 && (r = pcomm_job_filter_output(job, PCOMM_STDERR, f)) < 0)
+            pcomm_filter_free(f);
+        if (r == 0)
+            r = pcomm_job_capture(job, PCOMM_STDERR, 4096);
+    }
     if (r < 0) {
         assert_int_equal(r, -ENOMEM);
         pcomm_job_free(job);
@@ -439,6 +447,19 @@ static void check_job_output(pcomm_job *job, int shape, int lines)
                      RUN_INPUT);
     assert_int_equal(pt_pattern_check(got, RUN_INPUT, 0, 7), RUN_INPUT);
     free(got);
+    if (shape != RUN_FILTERS)
+        return;
+    const void *z; /* the compressed stderr: exactly "E\n" again */
+    size_t zlen, elen = 16;
+    char e[16];
+    PT_OK(pcomm_spool_view(pcomm_job_output(job, PCOMM_STDERR), &z, &zlen));
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_decoder(&f, PCOMM_CODEC_ZSTD));
+    assert_int_equal(pcomm_filter_process(f, z, &zlen, e, &elen, PCOMM_FILTER_FINISH),
+                     PCOMM_FILTER_END);
+    pcomm_filter_free(f);
+    assert_int_equal(elen, 2);
+    assert_memory_equal(e, "E\n", 2);
 }
 
 /* SQLite's discipline for pcomm_run: for n = 1, 2, ... fail the nth pipe2, open, posix_spawn,

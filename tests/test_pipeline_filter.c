@@ -1,7 +1,8 @@
 /* tests/test_pipeline_filter.c - filter stages in pipelines: the parent decodes or encodes the
  * stream between two stages inside the job's loop. Exact bytes through every position (first,
  * middle, last, alone), every input kind, errors that fail the job and leave nothing running,
- * a consumer that stops early, linger and timeout with a filter waiting, backpressure.
+ * a consumer that stops early, linger and timeout with a filter waiting, backpressure; and output
+ * filters, which compress what a job stores of a stream.
  * SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include "filter_util.h"
@@ -95,7 +96,7 @@ static char *temp_file(const void *data, size_t len)
     return path;
 }
 
-/* ---- exact bytes in every position ------------------------------------------------------ */
+/* ---- exact bytes in every position ----------------------------------------------------------- */
 
 /* A decoder first, fed by each kind of job input, into a command: every codec. */
 static void test_decoder_first(void **state)
@@ -244,8 +245,7 @@ static void test_merged_stderr_before_trailing_filter(void **state)
     pcomm_job_free(job);
 }
 
-/* ---- errors -----------------------------------------------------------------------------------
- */
+/* ---- errors ---------------------------------------------------------------------------------- */
 
 /* Truncated, corrupt and over-the-cap input fail the job with the filter's error; the command
  * after it is killed, nothing is left running or open, and the message says why. */
@@ -314,7 +314,7 @@ static void test_consumer_stops_early(void **state)
     pt_bytes_free(&z);
 }
 
-/* ---- time limits -------------------------------------------------------------------------- */
+/* ---- time limits ----------------------------------------------------------------------------- */
 
 /* A command exits but a descendant keeps the filter's input open: linger cuts the filter. */
 static void test_linger_cuts_a_waiting_filter(void **state)
@@ -362,8 +362,7 @@ static void test_timeout_cuts_filters_alone(void **state)
     close(p[1]);
 }
 
-/* ---- backpressure -----------------------------------------------------------------------------
- */
+/* ---- backpressure ---------------------------------------------------------------------------- */
 
 /* 256 MiB decoded from 256 KiB of zstd into a command that drains it: the parent's memory stays
  * flat, because the filter only runs when its pipe has room. */
@@ -395,8 +394,147 @@ static void test_bomb_through_pipe_is_backpressured(void **state)
     pt_bytes_free(&z);
 }
 
-/* ---- description ------------------------------------------------------------------------------
- */
+/* ---- output filters -------------------------------------------------------------------------- */
+
+static int count_bytes(void *userdata, const pcomm_line *line)
+{
+    *(size_t *)userdata += line->len;
+    return 0;
+}
+
+static struct pt_bytes read_all_fd(int fd)
+{
+    struct pt_bytes b = {0};
+    char buf[65536];
+    ssize_t n;
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    while ((n = pt_read(fd, buf, sizeof buf)) > 0)
+        pt_bytes_add(&b, buf, (size_t)n);
+    return b;
+}
+
+/* A command's stdout compressed on its way into a spool and a file; the line callback still sees
+ * the plain bytes. */
+static void test_output_filter_spool_and_file(void **state)
+{
+    (void)state;
+    size_t len = 3 * MIB + 1;
+    unsigned char *plain = pt_sample(len, 4);
+    char *path = temp_file("", 0);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    pcomm_cmd *cmd = pt_helper_cmd("echo", NULL);
+    pcomm_job *job;
+    PT_OK(pcomm_job_new(&job, cmd));
+    pcomm_cmd_free(cmd);
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_encoder(&f, PCOMM_CODEC_XZ, 0));
+    PT_OK(pcomm_job_filter_output(job, PCOMM_STDOUT, f));
+    assert_ptr_equal(pcomm_job_output_filter(job, PCOMM_STDOUT), f);
+    assert_null(pcomm_job_output_filter(job, PCOMM_STDERR));
+    size_t line_bytes = 0;
+    PT_OK(pcomm_job_input_bytes(job, plain, len));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, 256 * 1024));
+    PT_OK(pcomm_job_forward(job, PCOMM_STDOUT, fd));
+    PT_OK(pcomm_job_on_line(job, PCOMM_STDOUT, count_bytes, &line_bytes, 0));
+    PT_OK(pcomm_run(job));
+    assert_int_equal(line_bytes, len);
+    assert_int_equal(pcomm_job_bytes(job, PCOMM_STDOUT), len);
+    assert_int_equal(pcomm_filter_total_in(f), len);
+    pcomm_spool *out = pcomm_job_output(job, PCOMM_STDOUT);
+    size_t zlen = (size_t)pcomm_spool_size(out);
+    assert_int_equal(zlen, pcomm_filter_total_out(f));
+    assert_true(zlen < len);
+    unsigned char *z = malloc(zlen);
+    assert_int_equal(pcomm_spool_pread(out, z, zlen, 0), (ssize_t)zlen);
+    struct pt_bytes back = decompress(z, zlen), file = read_all_fd(fd);
+    assert_int_equal(back.len, len);
+    assert_memory_equal(back.p, plain, len);
+    assert_int_equal(file.len, zlen); /* the file got the very same compressed stream */
+    assert_memory_equal(file.p, z, zlen);
+    pt_bytes_free(&back);
+    pt_bytes_free(&file);
+    free(z);
+    pcomm_job_free(job);
+    close(fd);
+    unlink(path);
+    free(path);
+    free(plain);
+}
+
+/* One filter for both streams: one compressed stream holding both, in arrival order; and merged
+ * pipeline stderr ("[i] " lines) through a filter of its own. */
+static void test_output_filter_shared_and_merged(void **state)
+{
+    (void)state;
+    pcomm_cmd *cmd = pt_helper_cmd("print", "out\n", "eprint", "err\n", NULL);
+    pcomm_job *job;
+    PT_OK(pcomm_job_new(&job, cmd));
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_encoder(&f, PCOMM_CODEC_GZIP, 9));
+    PT_OK(pcomm_job_filter_output(job, PCOMM_STDOUT, f));
+    PT_OK(pcomm_job_filter_output(job, PCOMM_STDERR, f));
+    char *path = temp_file("", 0);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    PT_OK(pcomm_job_forward(job, PCOMM_STDOUT, fd));
+    PT_OK(pcomm_job_forward(job, PCOMM_STDERR, fd));
+    PT_OK(pcomm_run(job));
+    pcomm_job_free(job); /* frees f once */
+    struct pt_bytes file = read_all_fd(fd), back = decompress(file.p, file.len);
+    assert_int_equal(back.len, 8);
+    assert_true(!memcmp(back.p, "out\nerr\n", 8) || !memcmp(back.p, "err\nout\n", 8));
+    pt_bytes_free(&file);
+    pt_bytes_free(&back);
+    close(fd);
+    unlink(path);
+    free(path);
+
+    pcomm_cmd_free(cmd);
+    cmd = pt_helper_cmd("eprint", "err\n", NULL); /* no stdout: no SIGPIPE race between them */
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    PT_OK(pcomm_pipeline_add_cmd(pl, cmd));
+    PT_OK(pcomm_pipeline_add_cmd(pl, cmd));
+    pcomm_cmd_free(cmd);
+    PT_OK(pcomm_pipeline_set_stderr(pl, PCOMM_STDERR_MERGED));
+    job = new_job(pl);
+    PT_OK(pcomm_filter_new_encoder(&f, PCOMM_CODEC_ZSTD, -1));
+    PT_OK(pcomm_job_filter_output(job, PCOMM_STDERR, f));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDERR, MIB));
+    PT_OK(pcomm_run(job));
+    const void *z;
+    size_t zlen;
+    PT_OK(pcomm_spool_view(pcomm_job_output(job, PCOMM_STDERR), &z, &zlen));
+    back = decompress(z, zlen);
+    assert_int_equal(back.len, 16);
+    assert_true(!memcmp(back.p, "[0] err\n[1] err\n", 16) ||
+                !memcmp(back.p, "[1] err\n[0] err\n", 16));
+    pt_bytes_free(&back);
+    pcomm_job_free(job);
+}
+
+/* A decoder as an output filter, given output that is not compressed: the job fails with the
+ * filter's error, the child is killed, and no trailer is written. */
+static void test_output_filter_error_fails_the_job(void **state)
+{
+    (void)state;
+    pcomm_cmd *cmd = pt_helper_cmd("print", "not compressed at all\n", "sleep", "30000", NULL);
+    pcomm_job *job;
+    PT_OK(pcomm_job_new(&job, cmd));
+    pcomm_cmd_free(cmd);
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_decoder(&f, PCOMM_CODEC_AUTO));
+    PT_OK(pcomm_job_filter_output(job, PCOMM_STDOUT, f));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, MIB));
+    double t0 = pt_ms();
+    assert_int_equal(pcomm_run(job), PCOMM_EFORMAT);
+    assert_true(pt_ms() - t0 < 10000);
+    assert_int_equal(pcomm_job_error(job), PCOMM_EFORMAT);
+    assert_int_equal(pcomm_job_exit_code(job), 128 + SIGKILL);
+    assert_int_equal(pcomm_spool_size(pcomm_job_output(job, PCOMM_STDOUT)), 0);
+    pcomm_job_free(job);
+}
+
+/* ---- description ----------------------------------------------------------------------------- */
 
 static void test_pipeline_api(void **state)
 {
@@ -434,6 +572,9 @@ int main(void)
         PT_TEST(test_linger_cuts_a_waiting_filter),
         PT_TEST(test_timeout_cuts_filters_alone),
         PT_TEST(test_bomb_through_pipe_is_backpressured),
+        PT_TEST(test_output_filter_spool_and_file),
+        PT_TEST(test_output_filter_shared_and_merged),
+        PT_TEST(test_output_filter_error_fails_the_job),
         PT_TEST(test_pipeline_api),
     };
     return PT_RUN(tests);

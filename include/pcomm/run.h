@@ -141,6 +141,20 @@ PCOMM_API int pcomm_job_forward(pcomm_job *job, int stream, int fd);
 PCOMM_API int pcomm_job_on_line(pcomm_job *job, int stream, pcomm_line_fn fn, void *userdata,
                                 size_t max_line);
 
+/* Pass what the job stores of the stream - its capture spool and every forwarded descriptor -
+ * through filter, an encoder usually (compress output into a spool or a file as it arrives);
+ * line callbacks and pcomm_job_read() still see the bytes as the child wrote them. The job takes
+ * filter over on success (freed with the job; the caller keeps it on failure, and may keep using
+ * the pointer for pcomm_filter_message() and the counts until the job is freed). The same
+ * filter given for both streams makes one stream of both, in the order the bytes arrive (one
+ * compressed file for stdout and stderr). The filter runs inside the loop, at most 64 KiB of
+ * input per loop turn, and its stream is finished (an encoder's trailer written) when the job
+ * ends, unless the job failed; a filter error fails the job. Returns 0, -EINVAL or -EBUSY. */
+PCOMM_API int pcomm_job_filter_output(pcomm_job *job, int stream, pcomm_filter *filter);
+
+/* The stream's output filter, or NULL. */
+PCOMM_API pcomm_filter *pcomm_job_output_filter(const pcomm_job *job, int stream);
+
 /* Send stderr where stdout goes, through the same pipe, so their order is kept exactly (2>&1).
  * stderr's own settings are then ignored. With stdout on a pty, stderr goes on the same pty.
  * A pumped stream is a pipe unless cmd puts it on a pty, whose master is then read until EIO;
