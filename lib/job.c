@@ -152,6 +152,22 @@ int pcomm_job_forward(pcomm_job *job, int stream, int fd)
     return 0;
 }
 
+int pcomm_job_filter_input(pcomm_job *job, pcomm_filter *filter)
+{
+    int r = pcomm_job_check_config(job);
+    if (r < 0 || !filter)
+        return r < 0 ? r : -EINVAL;
+    if (job->in_filter != filter)
+        pcomm_filter_free(job->in_filter);
+    job->in_filter = filter;
+    return 0;
+}
+
+pcomm_filter *pcomm_job_input_filter(const pcomm_job *job)
+{
+    return job ? job->in_filter : NULL;
+}
+
 int pcomm_job_filter_output(pcomm_job *job, int stream, pcomm_filter *filter)
 {
     int r = pcomm_job_check_config(job);
@@ -246,6 +262,8 @@ static void pcomm_job_detach(pcomm_job *job)
     pcomm__job_stop(job);
     if (job->in_open)
         pcomm__inchan_close(&job->in);
+    if (job->in_pump_open)
+        pcomm__pump_discard(&job->in_pump);
     for (int s = 1; s <= 2; s++)
         if (job->out_open[s])
             pcomm__outchan_discard(&job->out[s]);
@@ -294,6 +312,9 @@ void pcomm_job_free(pcomm_job *job)
     }
     if (job->in_open)
         pcomm__inchan_close(&job->in);
+    if (job->in_pump_open)
+        pcomm__pump_free(&job->in_pump);
+    pcomm_filter_free(job->in_filter);
     if (job->in_kind == PCOMM__IN_FILE)
         pcomm__close(job->in_fd);
     pcomm_job_free_stages(job);
@@ -310,7 +331,8 @@ unsigned pcomm_job_flags(const pcomm_job *job)
         return 0;
     unsigned flags = job->flags;
     if ((job->in_open && job->in.short_) ||
-        (job->stages[0].pump_open && pcomm__pump_short(&job->stages[0].pump)))
+        (job->in_pump_open && pcomm__pump_short(&job->in_pump)) ||
+        (!job->in_filter && job->stages[0].pump_open && pcomm__pump_short(&job->stages[0].pump)))
         flags |= PCOMM_JOB_INPUT_SHORT;
     return flags;
 }
@@ -411,6 +433,8 @@ uint64_t pcomm_job_bytes(const pcomm_job *job, int stream)
 {
     if (!job)
         return 0;
+    if (stream == PCOMM_STDIN && job->in_filter)
+        return job->in_pump_open ? job->in_pump.bytes_out : 0;
     if (stream == PCOMM_STDIN && job->stages[0].filter)
         return job->stages[0].pump_open ? job->stages[0].pump.bytes_in : 0;
     if (stream == PCOMM_STDIN)

@@ -113,6 +113,8 @@ static void pcomm_job_maybe_finish(pcomm_job *job)
 
 void pcomm__job_cut_pumps(pcomm_job *job)
 {
+    if (job->in_pump_open)
+        pcomm__pump_close(&job->in_pump);
     for (size_t i = 0; i < job->stage_count; i++)
         if (job->stages[i].pump_open)
             pcomm__pump_close(&job->stages[i].pump);
@@ -232,10 +234,21 @@ static void pcomm_job_stage_exited(struct pcomm__jstage *stage)
     pcomm__timer_stop(job->loop, &stage->exit_poll_timer);
     if (stage->index == 0 && job->in_open)
         pcomm__inchan_close(&job->in); /* nobody will read the input any more */
+    if (stage->index == 0 && job->in_pump_open)
+        pcomm__pump_close(&job->in_pump);
     if (job->exited_count == job->stage_count)
         pcomm_job_all_exited(job);
     else if (stage->cmd && job->procs_exited == job->cmd_count)
         pcomm_job_start_linger(job); /* only filters are left: descendants may hold their input */
+}
+
+/* The input filter's pump ended: all written, the first stage gone, or an error - which fails
+ * the job, as a filter stage's does. */
+void pcomm__job_on_input_pump_end(struct pcomm__pump *p)
+{
+    pcomm_job *job = pcomm__container_of(p, pcomm_job, in_pump);
+    if (p->error && !job->error && !(job->flags & (PCOMM_JOB_TIMED_OUT | PCOMM_JOB_TRUNCATED)))
+        pcomm__job_abort(job, p->error);
 }
 
 /* A filter stage's stream ended. Its error fails the job - unless the job was already cut

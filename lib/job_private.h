@@ -69,6 +69,9 @@ struct pcomm_job {
     bool out_open[3];
     struct pcomm__inchan in;
     bool in_open;
+    pcomm_filter *in_filter; /* owned; its pump writes into the first stage's input pipe */
+    struct pcomm__pump in_pump;
+    bool in_pump_open;
     struct pcomm__timer timeout_timer, kill_timer, linger_timer;
     size_t exited_count; /* stages that ended: processes observed, pumps done */
     size_t procs_exited; /* command stages among them */
@@ -93,6 +96,7 @@ void pcomm__job_on_output_end(struct pcomm__outchan *ch);
 void pcomm__job_on_stage_err_end(struct pcomm__outchan *ch);
 void pcomm__job_on_input_end(struct pcomm__inchan *ch);
 void pcomm__job_on_pump_end(struct pcomm__pump *p);
+void pcomm__job_on_input_pump_end(struct pcomm__pump *p);
 int pcomm__job_merged_line(void *userdata, const pcomm_line *line);
 int pcomm__job_watch_exits(pcomm_job *job);
 void pcomm__job_stop(pcomm_job *job);

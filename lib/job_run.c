@@ -149,9 +149,11 @@ static int pcomm_job_plumb(pcomm_job *job, struct pcomm_plumbing *pl)
     pcomm_cmd *head = job->stages[0].cmd, *tail = job->stages[n - 1].cmd;
     int r = 0;
     /* A descriptor on a pty needs no pipe: the job pumps the pty's master instead. A filter
-     * first reads the job's input itself. */
-    if (job->in_kind != PCOMM__IN_NONE && head && pcomm_pty_id(head, 0) < 0 &&
-        (r = pcomm_new_pipe(pl->in)) == 0)
+     * first reads the job's input itself. An input filter always writes into a pipe: the first
+     * stage's stdin, or what the pty's input channel or the first filter reads. */
+    bool head_pipe = head && pcomm_pty_id(head, 0) < 0;
+    if (job->in_kind != PCOMM__IN_NONE && (head_pipe || job->in_filter) &&
+        (r = pcomm_new_pipe(pl->in)) == 0 && head_pipe)
         r = pcomm_cmd_stdio_fd(head, 0, pl->in[0]);
     /* A filter last always writes into a pipe, which the job's stdout channel drains. */
     if (r == 0 &&
@@ -225,36 +227,54 @@ static int pcomm_take(int *fdp)
 /* Start the pump of filter stage i: from the previous stage's pipe, or the job's input when it
  * is first (pcomm's own stdin when the job has none); into the next stage's pipe, or the job's
  * stdout channel when it is last. */
+/* The source a pump reads: memory, or a descriptor it closes at the end when owned. */
+struct pcomm_source {
+    int kind; /* PCOMM__PUMP_* */
+    int fd;
+    bool owned;
+};
+
+/* The job's input as a pump's source (the job's input file is handed over); pcomm's own stdin
+ * when the job has no input. */
+static struct pcomm_source pcomm_job_input_source(pcomm_job *job)
+{
+    if (job->in_kind == PCOMM__IN_BYTES)
+        return (struct pcomm_source){PCOMM__PUMP_MEM, -1, false};
+    int fd = job->in_kind == PCOMM__IN_NONE ? 0 : job->in_fd;
+    bool owned = job->in_kind == PCOMM__IN_FILE;
+    if (owned)
+        job->in_fd = -1;
+    return (struct pcomm_source){pcomm__pump_fd_kind(fd), fd, owned};
+}
+
+/* Our own pipe's read end, taken out of the plumbing, as a pump's source. */
+static struct pcomm_source pcomm_pipe_source(int *fdp)
+{
+    int fd = pcomm_take(fdp);
+    (void)pcomm__set_nonblock(fd, true); /* only saves a poll per read: failure is harmless */
+    return (struct pcomm_source){PCOMM__PUMP_FD, fd, true};
+}
+
+static int pcomm_open_pump(pcomm_job *job, struct pcomm__pump *p, pcomm_filter *filter,
+                           struct pcomm_source src, int sink, void (*on_end)(struct pcomm__pump *))
+{
+    return pcomm__pump_open(p, job->loop, filter, src.kind, job->in_data, job->in_len, src.fd,
+                            src.owned, sink, on_end);
+}
+
+/* Start the pump of filter stage i: from the previous stage's pipe, or the job's input when it
+ * is first (through the input filter's pipe when there is one); into the next stage's pipe, or
+ * the job's stdout channel when it is last. */
 static int pcomm_job_open_filter(pcomm_job *job, struct pcomm_plumbing *pl, size_t i)
 {
     struct pcomm__jstage *stage = &job->stages[i];
     int sink = pcomm_take(i + 1 < job->stage_count ? &pl->links[2 * i + 1] : &pl->out[1]);
-    int kind = PCOMM__PUMP_FD, src = 0, r = 0;
-    bool owned = false;
-    if (i > 0) {
-        src = pcomm_take(&pl->links[2 * (i - 1)]);
-        owned = true;
-        r = pcomm__set_nonblock(src, true); /* our own pipe */
-    } else if (job->in_kind == PCOMM__IN_BYTES) {
-        kind = PCOMM__PUMP_MEM;
-    } else if (job->in_kind != PCOMM__IN_NONE) {
-        src = job->in_fd;
-        owned = job->in_kind == PCOMM__IN_FILE;
-        if (owned)
-            job->in_fd = -1;
-    }
-    if (kind != PCOMM__PUMP_MEM)
-        kind = pcomm__pump_fd_kind(src);
+    struct pcomm_source src = i > 0            ? pcomm_pipe_source(&pl->links[2 * (i - 1)])
+                              : job->in_filter ? pcomm_pipe_source(&pl->in[0])
+                                               : pcomm_job_input_source(job);
     stage->pump_open = true;
     stage->start_ns = pcomm__now_ns();
-    if (r == 0)
-        return pcomm__pump_open(&stage->pump, job->loop, stage->filter, kind, job->in_data,
-                                job->in_len, src, owned, sink, pcomm__job_on_pump_end);
-    pcomm__close(sink);
-    if (owned)
-        pcomm__close(src);
-    stage->pump.ended = true;
-    return r;
+    return pcomm_open_pump(job, &stage->pump, stage->filter, src, sink, pcomm__job_on_pump_end);
 }
 
 static int pcomm_job_open_filters(pcomm_job *job, struct pcomm_plumbing *pl)
@@ -266,21 +286,39 @@ static int pcomm_job_open_filters(pcomm_job *job, struct pcomm_plumbing *pl)
     return r;
 }
 
+/* The input filter's pump: from the job's input into the pipe the first stage reads. */
+static int pcomm_job_open_input_filter(pcomm_job *job, struct pcomm_plumbing *pl)
+{
+    job->in_pump_open = true;
+    return pcomm_open_pump(job, &job->in_pump, job->in_filter, pcomm_job_input_source(job),
+                           pcomm_take(&pl->in[1]), pcomm__job_on_input_pump_end);
+}
+
+/* Feed the first stage: its stdin pipe or pty from the job's input, or through the input
+ * filter. A filter first has taken the job's input (or the input filter's pipe) already. */
 static int pcomm_job_open_input(pcomm_job *job, struct pcomm_plumbing *pl)
 {
-    if (job->in_kind == PCOMM__IN_NONE || !job->stages[0].cmd)
+    if (job->in_kind == PCOMM__IN_NONE)
         return 0;
-    bool owned = job->in_kind == PCOMM__IN_FILE;
-    int sink = pl->in[1];
-    pl->in[1] = -1;
-    pcomm_pty_info pty = pcomm_stage_pty(&job->stages[0], 0);
+    int r = job->in_filter ? pcomm_job_open_input_filter(job, pl) : 0;
+    struct pcomm__jstage *head = &job->stages[0];
+    if (r < 0 || !head->cmd || (job->in_filter && pcomm_pty_id(head->cmd, 0) < 0))
+        return r; /* the filter writes into the child's stdin pipe */
+    int kind = job->in_kind, src = job->in_fd, sink = pcomm_take(&pl->in[1]);
+    bool owned = kind == PCOMM__IN_FILE;
+    if (job->in_filter) { /* stdin on a pty: the input channel reads the filter's pipe */
+        kind = PCOMM__IN_FD;
+        src = pcomm_take(&pl->in[0]);
+        owned = true;
+    }
+    pcomm_pty_info pty = pcomm_stage_pty(head, 0);
     bool tty = pcomm_is_live_pty(&pty);
     if (sink < 0) /* stdin on a pty: its master, or the pipe it fell back to */
-        sink = pcomm_proc_take_fd(job->stages[0].proc, 0);
-    int r = pcomm__inchan_open(&job->in, job->loop, sink, job->in_kind, job->in_data, job->in_len,
-                               job->in_fd, owned, tty, tty ? pcomm__job_on_input_end : NULL);
+        sink = pcomm_proc_take_fd(head->proc, 0);
+    r = pcomm__inchan_open(&job->in, job->loop, sink, kind, job->in_data, job->in_len, src, owned,
+                           tty, tty ? pcomm__job_on_input_end : NULL);
     job->in_open = true; /* from here on the channel owns sink and, for a file, the source */
-    if (owned)
+    if (owned && !job->in_filter)
         job->in_fd = -1;
     return r;
 }
@@ -393,6 +431,11 @@ static void pcomm_job_unwind(pcomm_job *job)
     if (job->in_open)
         pcomm__inchan_close(&job->in);
     job->in_open = false;
+    if (job->in_pump_open) {
+        pcomm__pump_discard(&job->in_pump);
+        pcomm__pump_free(&job->in_pump);
+        job->in_pump_open = false;
+    }
     for (int s = 1; s <= 2; s++)
         if (job->out_open[s]) {
             pcomm__outchan_discard(&job->out[s]); /* no end notification while unwinding */
@@ -429,6 +472,8 @@ static int pcomm_job_open_input_file(pcomm_job *job)
 
 static int pcomm_job_launch(pcomm_job *job, pcomm_loop *loop, struct pcomm_plumbing *pl)
 {
+    if (job->in_filter && job->in_kind == PCOMM__IN_NONE)
+        return -EINVAL;                     /* nothing to filter: stdin would be inherited */
     int r = pcomm_job_open_input_file(job); /* a missing input fails before anything runs */
     /* Bytes for a pty are checked before anything runs: a line the terminal would cut is
      * refused whole (fd and file input are checked as they stream). */
@@ -445,14 +490,16 @@ static int pcomm_job_launch(pcomm_job *job, pcomm_loop *loop, struct pcomm_plumb
         return r;
     job->started = true;
     pcomm__job_init_runtime(job, loop);
-    r = pcomm_job_open_filters(job, pl); /* takes the filters' ends out of the plumbing */
-    pcomm_plumbing_close_child_ends(pl);
+    /* The pumps and the input channel take their ends out of the plumbing before the rest is
+     * closed; the outputs come before the input, which may take a pty master they share. */
+    r = pcomm_job_open_filters(job, pl);
     if (r == 0)
         r = pcomm__job_watch_exits(job);
     if (r == 0)
         r = pcomm_job_open_outputs(job, pl);
     if (r == 0)
         r = pcomm_job_open_input(job, pl);
+    pcomm_plumbing_close_child_ends(pl);
     if (r == 0 && job->timeout_ms >= 0)
         r = pcomm__timer_start(loop, &job->timeout_timer,
                                pcomm__now_ns() + (int64_t)job->timeout_ms * PCOMM__NS_PER_MS);

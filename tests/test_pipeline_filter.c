@@ -534,6 +534,125 @@ static void test_output_filter_error_fails_the_job(void **state)
     pcomm_job_free(job);
 }
 
+/* ---- input filters --------------------------------------------------------------------------- */
+
+static pcomm_filter *auto_decoder(void)
+{
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_decoder(&f, PCOMM_CODEC_AUTO));
+    return f;
+}
+
+/* A compressed file decoded into a single command's stdin; into a pty; into a filter stage. */
+static void test_input_filter(void **state)
+{
+    (void)state;
+    size_t len = 2 * MIB + 3;
+    unsigned char *plain = pt_sample(len, 5);
+    struct pt_bytes z = compress(PCOMM_CODEC_BZIP2, plain, len);
+    char *path = temp_file(z.p, z.len);
+
+    pcomm_cmd *cmd = pt_helper_cmd("echo", NULL);
+    pcomm_job *job;
+    PT_OK(pcomm_job_new(&job, cmd));
+    pcomm_cmd_free(cmd);
+    pcomm_filter *f = auto_decoder();
+    PT_OK(pcomm_job_filter_input(job, f));
+    assert_ptr_equal(pcomm_job_input_filter(job), f);
+    PT_OK(pcomm_job_input_file(job, path));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, MIB));
+    PT_OK(pcomm_run(job));
+    assert_stdout(job, plain, len);
+    assert_int_equal(pcomm_job_bytes(job, PCOMM_STDIN), len);
+    assert_int_equal(pcomm_filter_total_in(f), z.len);
+    assert_int_equal(pcomm_filter_codec(f), PCOMM_CODEC_BZIP2);
+    pcomm_job_free(job);
+
+    /* stdin on a pty: the input channel reads the filter's pipe (text with short lines) */
+    static const char text[] = "one\ntwo\nthree\n";
+    struct pt_bytes zt = compress(PCOMM_CODEC_GZIP, text, sizeof text - 1);
+    cmd = pt_helper_cmd("count", NULL);
+    PT_OK(pcomm_cmd_stdio_pty(cmd, 0, 0));
+    PT_OK(pcomm_job_new(&job, cmd));
+    pcomm_cmd_free(cmd);
+    PT_OK(pcomm_job_filter_input(job, auto_decoder()));
+    PT_OK(pcomm_job_input_bytes(job, zt.p, zt.len));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, MIB));
+    PT_OK(pcomm_job_set_timeout(job, 20000, SIGKILL, 0));
+    PT_OK(pcomm_run(job));
+    assert_false(pcomm_job_flags(job) & PCOMM_JOB_TIMED_OUT); /* the child saw EOF */
+    assert_stdout(job, "14\n", 3);
+    pcomm_job_free(job);
+    pt_bytes_free(&zt);
+
+    /* the input filter, then a filter stage: gzip inside bzip2, both undone in the parent */
+    struct pt_bytes inner = compress(PCOMM_CODEC_GZIP, plain, len);
+    struct pt_bytes outer = compress(PCOMM_CODEC_BZIP2, inner.p, inner.len);
+    pcomm_pipeline *pl;
+    PT_OK(pcomm_pipeline_new(&pl));
+    add_decoder(pl, PCOMM_CODEC_GZIP);
+    add_helper(pl, "echo");
+    job = new_job(pl);
+    PT_OK(pcomm_job_filter_input(job, auto_decoder()));
+    PT_OK(pcomm_job_input_bytes(job, outer.p, outer.len));
+    PT_OK(pcomm_job_capture(job, PCOMM_STDOUT, MIB));
+    PT_OK(pcomm_run(job));
+    assert_stdout(job, plain, len);
+    assert_int_equal(pcomm_filter_total_in(pcomm_job_stage_filter(job, 0)), inner.len);
+    pcomm_job_free(job);
+    pt_bytes_free(&inner);
+    pt_bytes_free(&outer);
+    unlink(path);
+    free(path);
+    pt_bytes_free(&z);
+    free(plain);
+}
+
+/* Corrupt input through an input filter: the job fails with the filter's error and the command,
+ * killed before it could read the end of its input, never exits 0 on a short stream. An input
+ * filter without any input is refused. A command that stops reading early stops the filter. */
+static void test_input_filter_errors(void **state)
+{
+    (void)state;
+    size_t len = 4 * MIB;
+    unsigned char *plain = pt_sample(len, 6);
+    struct pt_bytes z = compress(PCOMM_CODEC_XZ, plain, len);
+    z.p[z.len - 5] ^= 0xff; /* the check at the end of the stream */
+    pcomm_cmd *cmd = pt_helper_cmd("drain", NULL);
+    pcomm_job *job;
+    PT_OK(pcomm_job_new(&job, cmd));
+    pcomm_filter *f = auto_decoder();
+    PT_OK(pcomm_job_filter_input(job, f));
+    PT_OK(pcomm_job_input_bytes(job, z.p, z.len));
+    int r = pcomm_run(job);
+    if (r != -EBADMSG)
+        fail_msg("%s (%s)", pcomm_errname(r), pcomm_filter_message(f));
+    assert_stage(job, 0, PCOMM_SIGNALED, SIGKILL);
+    pcomm_job_free(job);
+
+    PT_OK(pcomm_job_new(&job, cmd));
+    PT_OK(pcomm_job_filter_input(job, auto_decoder()));
+    assert_int_equal(pcomm_job_filter_input(job, NULL), -EINVAL);
+    int fds = pt_count_fds();
+    assert_int_equal(pcomm_run(job), -EINVAL); /* no input to filter */
+    assert_int_equal(pt_count_fds(), fds);
+    pcomm_job_free(job);
+    pcomm_cmd_free(cmd);
+
+    z.p[z.len - 5] ^= 0xff;
+    cmd = pt_helper_cmd("read", "10", NULL);
+    PT_OK(pcomm_job_new(&job, cmd));
+    pcomm_cmd_free(cmd);
+    PT_OK(pcomm_job_filter_input(job, auto_decoder()));
+    PT_OK(pcomm_job_input_bytes(job, z.p, z.len));
+    PT_OK(pcomm_run(job));
+    assert_int_equal(pcomm_job_exit_code(job), 0);
+    assert_true(pcomm_job_flags(job) & PCOMM_JOB_INPUT_SHORT);
+    pcomm_job_free(job);
+    pt_bytes_free(&z);
+    free(plain);
+}
+
 /* ---- description ----------------------------------------------------------------------------- */
 
 static void test_pipeline_api(void **state)
@@ -575,6 +694,8 @@ int main(void)
         PT_TEST(test_output_filter_spool_and_file),
         PT_TEST(test_output_filter_shared_and_merged),
         PT_TEST(test_output_filter_error_fails_the_job),
+        PT_TEST(test_input_filter),
+        PT_TEST(test_input_filter_errors),
         PT_TEST(test_pipeline_api),
     };
     return PT_RUN(tests);

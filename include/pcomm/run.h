@@ -123,6 +123,19 @@ PCOMM_API int pcomm_job_input_fd(pcomm_job *job, int fd);
 /* Feed the file at path, opened when the job starts (an open error is returned by the start). */
 PCOMM_API int pcomm_job_input_file(pcomm_job *job, const char *path);
 
+/* Pass the input (set with one of the calls above; -EINVAL at the start without one) through
+ * filter, a decoder usually, on its way to the first stage: decompress a file into a command's
+ * stdin as the parent reads it, inside the loop, with backpressure. The job takes filter over
+ * on success (freed with the job; the caller keeps it on failure and may use the pointer until
+ * the job is freed). A filter error (corrupt or truncated input, a cap) fails the job: the
+ * stages are killed before the first one could see the end of its input. When the first stage
+ * ends, the filter stops. pcomm_job_bytes(PCOMM_STDIN) then counts the filter's output. Returns
+ * 0, -EINVAL or -EBUSY. */
+PCOMM_API int pcomm_job_filter_input(pcomm_job *job, pcomm_filter *filter);
+
+/* The input filter, or NULL. */
+PCOMM_API pcomm_filter *pcomm_job_input_filter(const pcomm_job *job);
+
 /* ---- output (stdout or stderr); any combination; without one, the stream is cmd's choice --- */
 
 /* Capture the stream into a spool that keeps mem_threshold bytes in memory and spills the rest
