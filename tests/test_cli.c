@@ -1,7 +1,7 @@
 /* tests/test_cli.c - the pcomm command: options, exit statuses, messages, signal forwarding.
  * SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
-#include "harness.h"
+#include "cli_util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,88 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct cli_result {
-    int status; /* shell code */
-    char *out, *err;
-    size_t out_len, err_len;
-};
-
-static void drain_two(int out_fd, int err_fd, struct cli_result *res)
-{
-    size_t cap[2] = {4096, 4096}, len[2] = {0, 0};
-    char *buf[2] = {malloc(cap[0] + 1), malloc(cap[1] + 1)};
-    struct pollfd pfd[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
-    while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-        if (poll(pfd, 2, -1) < 0) {
-            assert_int_equal(errno, EINTR);
-            continue;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (pfd[i].fd < 0 || !pfd[i].revents)
-                continue;
-            if (len[i] == cap[i])
-                buf[i] = realloc(buf[i], (cap[i] *= 2) + 1);
-            ssize_t n = read(pfd[i].fd, buf[i] + len[i], cap[i] - len[i]);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                pfd[i].fd = -1;
-            else
-                len[i] += (size_t)n;
-        }
-    }
-    buf[0][len[0]] = buf[1][len[1]] = '\0';
-    res->out = buf[0];
-    res->err = buf[1];
-    res->out_len = len[0];
-    res->err_len = len[1];
-}
-
-/* Run pcomm with the given arguments (NULL-terminated) and collect everything. */
-static struct cli_result run_cli_cmd(pcomm_cmd *cmd)
-{
-    struct cli_result res;
-    PT_OK(pcomm_cmd_stdio_null(cmd, 0));
-    PT_OK(pcomm_cmd_stdio_pipe(cmd, 1));
-    PT_OK(pcomm_cmd_stdio_pipe(cmd, 2));
-    pcomm_proc *proc;
-    PT_OK(pcomm_spawn(cmd, &proc));
-    drain_two(pcomm_proc_fd(proc, 1), pcomm_proc_fd(proc, 2), &res);
-    PT_OK(pcomm_proc_wait(proc, -1));
-    pcomm_status st;
-    PT_OK(pcomm_proc_status(proc, &st));
-    res.status = pcomm_status_shell_code(&st);
-    pcomm_proc_free(proc);
-    return res;
-}
-
-static pcomm_cmd *cli_cmd(const char *first, ...)
-{
-    pcomm_cmd *cmd;
-    PT_OK(pcomm_cmd_new(&cmd));
-    PT_OK(pcomm_cmd_arg(cmd, PCOMM_TEST_CLI));
-    va_list ap;
-    va_start(ap, first);
-    for (const char *w = first; w; w = va_arg(ap, const char *))
-        PT_OK(pcomm_cmd_arg(cmd, strcmp(w, "HELPER") ? w : pt_helper()));
-    va_end(ap);
-    return cmd;
-}
-
-#define RUN_CLI(...)                                                                               \
-    ({                                                                                             \
-        pcomm_cmd *c_ = cli_cmd(__VA_ARGS__, NULL);                                                \
-        struct cli_result r_ = run_cli_cmd(c_);                                                    \
-        pcomm_cmd_free(c_);                                                                        \
-        r_;                                                                                        \
-    })
-
-static void result_free(struct cli_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
 
 static void test_exit_statuses(void **state)
 {

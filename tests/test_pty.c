@@ -295,9 +295,17 @@ static void test_no_loss(void **state)
             for (int j = 0; j < PARALLEL; j++) {
                 size_t len;
                 const char *out = output_text(jobs[j], PCOMM_STDOUT, &len);
-                if (len != (size_t)sizes[s] ||
-                    pt_pattern_check(out, len, 0, (unsigned)(s + 1)) != len)
+                size_t good = pt_pattern_check(out, len, 0, (unsigned)(s + 1));
+                if (len != (size_t)sizes[s] || good != len) {
+                    pcomm_status st;
+                    PT_OK(pcomm_job_status(jobs[j], &st));
+                    fprintf(stderr,
+                            "[ pty ] run %d: %zu of %ld bytes, first wrong at %zu, "
+                            "status %d/%d, flags %#x\n",
+                            done + j, len, sizes[s], good, st.how, st.code,
+                            pcomm_job_flags(jobs[j]));
                     short_runs++;
+                }
                 assert_int_equal(pcomm_job_flags(jobs[j]) & PCOMM_JOB_TRUNCATED, 0);
                 pcomm_job_free(jobs[j]);
             }

@@ -33,6 +33,11 @@ struct cli_opts {
     int verbose;
     /* input and output */
     const char *input;     /* -i: a path, or "-" for pcomm's stdin */
+    bool raw_input;        /* --raw-input: never decompress -i */
+    int compress_codec;    /* -z: PCOMM_CODEC_*, or -1: by the file's extension */
+    int compress_level;    /* -z ALG:LEVEL, -1: the codec's default */
+    uint64_t max_decoded;  /* --max-decoded: cap on -i's decompressed size, 0 = none */
+    uint64_t max_ratio;    /* --max-ratio: cap on its expansion, 0 = none */
     const char *output[3]; /* -o [1], -e [2] */
     bool merge, tee, quiet, timestamps;
     const char *prefix;
@@ -73,6 +78,27 @@ int cli_parse_duration_ms(const char *s, int64_t *ms);
 int cli_parse_size(const char *s, uint64_t *bytes);
 int cli_parse_signal(const char *s, int *sig);
 
+/* ---- compression (codec.c) ------------------------------------------------------------------ */
+
+/* -z ALG[:LEVEL] into a codec and a level (-1 = default). Returns 0 or -1. */
+int cli_parse_compress(const char *arg, int *codec, int *level);
+
+/* The decoder -i needs: a compressed regular file is told by its first bytes, a pipe by the
+ * first bytes that come (plain data then passes through); NULL when -i is fed as it is (none,
+ * --raw-input, a plain file). Returns 0, or an exit status after reporting. */
+int cli_input_filter(const struct cli_opts *opts, pcomm_filter **filterp);
+
+/* -i's name for messages ("standard input" for -). */
+const char *cli_input_name(const struct cli_opts *opts);
+
+/* The codec of an output file (-z, else its extension); -1 after reporting a codec this build
+ * does not have. */
+int cli_output_codec(const struct cli_opts *opts, const char *path);
+
+/* An encoder for an output file with -z's level. Returns 0 or a negative error (reported). */
+int cli_output_encoder(const struct cli_opts *opts, int codec, const char *path,
+                       pcomm_filter **filterp);
+
 /* ---- --lock (lock.c) and the status line (status.c) ------------------------------------------ */
 
 /* Take an exclusive flock on path, waiting until deadline_ns (0 = forever). Returns 0 with the
@@ -106,6 +132,7 @@ struct cli_output {
     bool pumped[3];        /* the stream goes through the job (a pipe or a pty) */
     bool live[3];          /* shown live on pcomm's own stdout / stderr */
     pcomm_atomic *file[3]; /* -o, -e (the same writer for both when they name one path) */
+    int codec[3];          /* their compression, PCOMM_CODEC_NONE for none */
     pcomm_spool *tail;     /* both streams' lines in arrival order, for --tail */
     int write_error;       /* a failed write to pcomm's own stdout/stderr */
 };

@@ -29,7 +29,9 @@ struct cli_run {
     char **names; /* the stages' programs, to name the one that fails to start */
     int sfd;
     int lock_fd;
-    int64_t timeout_ms; /* what is left of --timeout after waiting for --lock */
+    pcomm_filter *decoder; /* -i's decompression, or NULL */
+    bool decoder_owned;    /* not yet handed to the job */
+    int64_t timeout_ms;    /* what is left of --timeout after waiting for --lock */
 };
 
 /* Apply -I, -E, -U, -C and --foreground to one stage. */
@@ -139,6 +141,8 @@ static int configure_job(struct cli_run *run)
     const struct cli_opts *opts = run->opts;
     pcomm_job *job = run->job;
     int r = pcomm_job_on_event(job, on_event, run);
+    if (r == 0 && run->decoder && (r = pcomm_job_filter_input(job, run->decoder)) == 0)
+        run->decoder_owned = false; /* the job has it now */
     if (r == 0 && opts->input)
         r = strcmp(opts->input, "-") ? pcomm_job_input_file(job, opts->input)
                                      : pcomm_job_input_fd(job, 0);
@@ -269,6 +273,28 @@ static void describe_end(pcomm_job *job, int code, char *buf, size_t cap)
         snprintf(buf, cap, "exit status %d", code);
 }
 
+/* A job that failed in a filter: name the file and the filter's reason. Returns whether one
+ * did. */
+static bool report_filter_error(struct cli_run *run)
+{
+    const pcomm_filter *in = pcomm_job_input_filter(run->job);
+    if (in && *pcomm_filter_message(in)) {
+        cli_error("cannot decompress '%s': %s", cli_input_name(run->opts),
+                  pcomm_filter_message(in));
+        run->report.pcomm_error = pcomm_job_error(run->job);
+        return true;
+    }
+    for (int s = PCOMM_STDOUT; s <= PCOMM_STDERR; s++) {
+        const pcomm_filter *f = pcomm_job_output_filter(run->job, s);
+        if (f && *pcomm_filter_message(f)) {
+            cli_error("cannot compress '%s': %s", run->opts->output[s], pcomm_filter_message(f));
+            run->report.pcomm_error = pcomm_job_error(run->job);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The CLI's exit status for a job that ran. */
 static int exit_status(struct cli_run *run)
 {
@@ -280,6 +306,8 @@ static int exit_status(struct cli_run *run)
     describe_end(job, code, how, sizeof how);
     if (error == -EPIPE && run->out.write_error == -EPIPE)
         return 128 + SIGPIPE; /* our reader went away: end quietly, as the child would have */
+    if (error && report_filter_error(run))
+        return CLI_EXIT_FAILURE;
     if (error) {
         cli_error("%s", pcomm_strerror(error));
         run->report.pcomm_error = error;
@@ -359,6 +387,11 @@ static int prepare(struct cli_run *run, pcomm_pipeline *stages)
         pcomm_pipeline_free(stages);
     if (r == 0)
         r = cli_output_attach(&run->out, run->job);
+    if (r == PCOMM_EUNSUPPORTED)
+        return CLI_EXIT_FAILURE; /* reported */
+    if (r == 0 && (r = cli_input_filter(opts, &run->decoder)) > 0)
+        return r; /* reported */
+    run->decoder_owned = run->decoder != NULL;
     if (r == 0)
         r = configure_job(run);
     if (r == 0)
@@ -444,6 +477,8 @@ static int run_stages(struct cli_run *run, pcomm_pipeline *stages)
     if (run->job) /* from the start on, a report is due even when pcomm failed */
         write_reports(run, status);
     pcomm_job_free(run->job);
+    if (run->decoder_owned)
+        pcomm_filter_free(run->decoder);
     pcomm_loop_free(run->loop);
     cli_output_free(&run->out);
     for (size_t i = 0; run->names && run->names[i]; i++)

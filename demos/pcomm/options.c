@@ -55,9 +55,18 @@ static void usage(FILE *out)
           "      --foreground           do not put the command in its own process group\n"
           "\n"
           "Input and output:\n"
-          "  -i, --input=FILE           feed FILE to the command's stdin (- = pcomm's stdin)\n"
+          "  -i, --input=FILE           feed FILE to the command's stdin (- = pcomm's stdin);\n"
+          "                             gzip, bzip2, xz and zstd input is decompressed,\n"
+          "                             told by its first bytes\n"
+          "      --raw-input            feed --input as it is, without decompressing\n"
+          "      --max-decoded=SIZE     fail if --input decompresses to more (default 64G,\n"
+          "                             0 = no cap)\n"
+          "      --max-ratio=N          fail if --input expands more than N times (default\n"
+          "                             10000, 0 = no cap): compression bombs\n"
           "  -o, --output=FILE          write stdout to FILE atomically (whole or not at all)\n"
           "  -e, --error-output=FILE    the same for stderr\n"
+          "  -z, --compress=ALG[:LEVEL] compress -o/-e files with gzip, bzip2, xz, zstd or\n"
+          "                             none (default: by extension, .gz .bz2 .xz .zst)\n"
           "      --tee                  with -o/-e, also show that stream live\n"
           "  -m, --merge                stderr goes wherever stdout goes (2>&1)\n"
           "  -q, --quiet                show nothing live\n"
@@ -132,6 +141,9 @@ enum {
     OPT_PTY,
     OPT_LINEBUF,
     OPT_SIZE,
+    OPT_RAW_INPUT,
+    OPT_MAX_DECODED,
+    OPT_MAX_RATIO,
 };
 
 static const struct option long_options[] = {
@@ -142,6 +154,10 @@ static const struct option long_options[] = {
     {"ignore-environment", no_argument, NULL, 'I'},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
     {"input", required_argument, NULL, 'i'},
+    {"raw-input", no_argument, NULL, OPT_RAW_INPUT},
+    {"max-decoded", required_argument, NULL, OPT_MAX_DECODED},
+    {"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
+    {"compress", required_argument, NULL, 'z'},
     {"output", required_argument, NULL, 'o'},
     {"error-output", required_argument, NULL, 'e'},
     {"merge", no_argument, NULL, 'm'},
@@ -266,6 +282,18 @@ static int parse_value_option(int c, const char *arg, struct cli_opts *opts)
         if (cli_parse_size(arg, &opts->spool_max) < 0)
             return bad_value("--spool-max", arg, "size");
         return -1;
+    case OPT_MAX_DECODED:
+        if (cli_parse_size(arg, &opts->max_decoded) < 0)
+            return bad_value("--max-decoded", arg, "size");
+        return -1;
+    case OPT_MAX_RATIO:
+        if (cli_parse_size(arg, &opts->max_ratio) < 0 || strpbrk(arg, "KkMG"))
+            return bad_value("--max-ratio", arg, "ratio");
+        return -1;
+    case 'z':
+        if (cli_parse_compress(arg, &opts->compress_codec, &opts->compress_level) < 0)
+            return bad_value("--compress", arg, "ALG[:LEVEL]");
+        return -1;
     }
     return -1;
 }
@@ -280,6 +308,7 @@ static int parse_one(int c, char **argv, struct cli_opts *opts)
     case 'I': opts->ignore_env = true; return -1;
     case OPT_FOREGROUND: opts->foreground = true; return -1;
     case 'i': opts->input = optarg; return -1;
+    case OPT_RAW_INPUT: opts->raw_input = true; return -1;
     case 'o': opts->output[1] = optarg; return -1;
     case 'e': opts->output[2] = optarg; return -1;
     case 'm': opts->merge = true; return -1;
@@ -317,10 +346,14 @@ int cli_parse(int argc, char **argv, struct cli_opts *opts)
     opts->kill_after_ms = -1;
     opts->linger_ms = 2000;
     opts->spool_max = 8 << 20;
+    opts->compress_codec = -1;
+    opts->compress_level = -1;
+    opts->max_decoded = UINT64_C(64) << 30;
+    opts->max_ratio = 10000;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:o:e:mqTt:s:k:uj:vhV", long_options, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, "+:c:C:E:U:Ii:o:e:z:mqTt:s:k:uj:vhV", long_options,
+                            NULL)) != -1) {
         int status = parse_one(c, argv, opts);
         if (status >= 0)
             return status;

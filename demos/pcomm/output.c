@@ -89,10 +89,12 @@ static int discard_stream(pcomm_pipeline *stages, int s)
     return r;
 }
 
-/* -o / -e: an atomic output file, shared when both name the same path. */
+/* -o / -e: an atomic output file, shared when both name the same path, and its compression. */
 static int open_output(struct cli_output *out, int s)
 {
     const char *path = out->opts->output[s];
+    if ((out->codec[s] = cli_output_codec(out->opts, path)) < 0)
+        return -EINVAL; /* reported */
     if (s == PCOMM_STDERR && out->file[1] && !strcmp(path, out->opts->output[1])) {
         out->file[2] = out->file[1];
         return 0;
@@ -121,22 +123,44 @@ int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_p
             break; /* stderr follows stdout, through the same pipe */
         bool file = opts->output[s] != NULL;
         bool live = !opts->quiet && (!file || opts->tee);
+        if (file && (r = open_output(out, s)) < 0)
+            break;
         out->live[s] = live;
-        out->live_lines[s] = live && (opts->timestamps || opts->prefix);
+        /* Forwarded descriptors get what the file gets: compressed live output goes by line. */
+        out->live_lines[s] =
+            live && (opts->timestamps || opts->prefix || out->codec[s] != PCOMM_CODEC_NONE);
         out->line_start[s] = true;
         /* A pty's output must be pumped: pcomm is its only reader. */
         bool pty = (opts->pty & (1u << s)) != 0;
         out->pumped[s] =
             out->live_lines[s] || out->tail || file || out->count || out->report || pty;
         if (file)
-            r = open_output(out, s);
-        else if (!out->pumped[s] && !live)
+            continue; /* pumped into its file */
+        if (!out->pumped[s] && !live)
             r = discard_stream(stages, s);
         else if (out->pumped[s] && !live && out->null_fd < 0 &&
                  (out->null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
             r = -errno;
     }
     return r;
+}
+
+/* -o/-e compression: an encoder between the stream and its file (one for both streams when they
+ * share the file, so that it holds one compressed stream). */
+static int attach_encoder(struct cli_output *out, pcomm_job *job, int s)
+{
+    if (!out->file[s] || out->codec[s] == PCOMM_CODEC_NONE)
+        return 0;
+    if (s == PCOMM_STDERR && out->file[2] == out->file[1])
+        return pcomm_job_filter_output(job, s, pcomm_job_output_filter(job, PCOMM_STDOUT));
+    pcomm_filter *f;
+    int r = cli_output_encoder(out->opts, out->codec[s], out->opts->output[s], &f);
+    if (r == 0 && (r = pcomm_job_filter_output(job, s, f)) < 0)
+        pcomm_filter_free(f);
+    if (r == 0)
+        cli_verbose(out->opts, "output '%s': %s-compressed", out->opts->output[s],
+                    pcomm_codec_name(out->codec[s]));
+    return r == -EINVAL ? PCOMM_EUNSUPPORTED : r; /* a bad level: reported */
 }
 
 int cli_output_attach(struct cli_output *out, pcomm_job *job)
@@ -146,6 +170,8 @@ int cli_output_attach(struct cli_output *out, pcomm_job *job)
     for (int s = PCOMM_STDOUT; r == 0 && s <= (o->merge ? 1 : 2); s++) {
         if (!out->pumped[s])
             continue;
+        if ((r = attach_encoder(out, job, s)) < 0)
+            break;
         if (out->live_lines[s] || out->tail || out->report)
             r = pcomm_job_on_line(job, s, on_line, out, 0);
         if (r == 0 && out->live[s] && !out->live_lines[s])

@@ -181,7 +181,18 @@ static json_t *bytes_json(pcomm_job *job, const struct cli_output *out)
     return bytes;
 }
 
-static json_t *outputs_json(const struct cli_report *rep, const struct cli_output *out)
+/* A filter's codec by name, null without a filter (or an auto decoder that passed plain data
+ * through). */
+static json_t *codec_json(const pcomm_filter *f)
+{
+    int codec = f ? pcomm_filter_codec(f) : PCOMM_CODEC_NONE;
+    return codec == PCOMM_CODEC_NONE || codec == PCOMM_CODEC_AUTO || codec < 0
+               ? json_null()
+               : json_string(pcomm_codec_name(codec));
+}
+
+static json_t *outputs_json(const struct cli_report *rep, pcomm_job *job,
+                            const struct cli_output *out)
 {
     json_t *outputs = json_array();
     const char *streams[3] = {NULL, "stdout", "stderr"};
@@ -194,7 +205,7 @@ static json_t *outputs_json(const struct cli_report *rep, const struct cli_outpu
         json_object_set_new(o, "path", text_of(path));
         json_object_set_new(o, "written", json_boolean(rep->outputs_committed && out->file[s]));
         json_object_set_new(o, "compression",
-                            rep->codec_path ? json_string(rep->codec_path) : json_null());
+                            codec_json(job ? pcomm_job_output_filter(job, s) : NULL));
         json_array_append_new(outputs, o);
     }
     return outputs;
@@ -211,15 +222,31 @@ static json_t *marks_json(const struct cli_report *rep)
     return marks;
 }
 
-static json_t *paths_json(pcomm_job *job, const struct cli_report *rep)
+/* How the ptys asked for were made: "ctty" when one is a controlling terminal, else "noctty",
+ * "pipe" when all fell back to pipes, null when none was asked for. */
+static json_t *pty_path_json(pcomm_job *job)
+{
+    int best = PCOMM_PTY_NONE;
+    for (size_t i = 0; job && i < pcomm_job_stage_count(job); i++) {
+        pcomm_proc *proc = pcomm_job_stage_proc(job, i);
+        pcomm_pty_info info;
+        for (int fd = 0; proc && fd <= 2; fd++)
+            if (pcomm_proc_pty(proc, fd, &info) == 0 && info.path != PCOMM_PTY_NONE &&
+                (best == PCOMM_PTY_NONE || best == PCOMM_PTY_PIPE || info.path == PCOMM_PTY_CTTY))
+                best = info.path;
+    }
+    static const char *const names[] = {NULL, "ctty", "noctty", "pipe"};
+    return best == PCOMM_PTY_NONE ? json_null() : json_string(names[best]);
+}
+
+static json_t *paths_json(pcomm_job *job)
 {
     pcomm_proc *first = job ? pcomm_job_stage_proc(job, 0) : NULL;
     json_t *paths = json_object();
     json_object_set_new(paths, "spawn",
                         first ? json_string(pcomm_proc_spawn_path(first)) : json_null());
-    json_object_set_new(paths, "pty", json_null());
-    json_object_set_new(paths, "codec",
-                        rep->codec_path ? json_string(rep->codec_path) : json_null());
+    json_object_set_new(paths, "pty", pty_path_json(job));
+    json_object_set_new(paths, "codec", codec_json(job ? pcomm_job_input_filter(job) : NULL));
     return paths;
 }
 
@@ -245,8 +272,8 @@ static json_t *summary_json(const struct cli_report *rep, pcomm_job *job,
                         json_pack("{s:b,s:b}", "linger", (flags & PCOMM_JOB_TRUNCATED) != 0,
                                   "stdin", (flags & PCOMM_JOB_INPUT_SHORT) != 0));
     json_object_set_new(root, "signals", marks_json(rep));
-    json_object_set_new(root, "outputs", outputs_json(rep, out));
-    json_object_set_new(root, "paths", paths_json(job, rep));
+    json_object_set_new(root, "outputs", outputs_json(rep, job, out));
+    json_object_set_new(root, "paths", paths_json(job));
     return root;
 }
 

@@ -38,7 +38,6 @@ struct cli_report {
     size_t mark_count;
     struct cli_trace_line *lines; /* --trace only */
     size_t line_count, lines_dropped;
-    const char *codec_path; /* filled by the filters' integration; NULL = none */
 };
 
 void cli_report_init(struct cli_report *rep, const struct cli_opts *opts);
