@@ -86,9 +86,36 @@ static void test_json_success_and_exit_code(void **state)
     check("status=0", "outcome=\"exited\"", "timed_out=false", "error=null",
           "stages.0.state=\"exited\"", "stages.0.exit_code=0", "stages.0.signal=null",
           "stages.0.exe=~pcomm-test-helper", "bytes.stdout=6", "bytes.stderr=0",
-          "paths.spawn=\"posix_spawn+pidfd\"", "truncated.linger=false", NULL);
+          "paths.spawn=\"posix_spawn+pidfd\"", "paths.pty=null", "paths.codec=null",
+          "truncated.linger=false", NULL);
     assert_int_equal(run_json("HELPER", "exit", "3", NULL), 3);
     check("status=3", "outcome=\"exited\"", "stages.0.exit_code=3", NULL);
+}
+
+/* The codec that decoded -i, each output file's compression, and how the ptys were made. */
+static void test_json_codecs_and_pty(void **state)
+{
+    char in[600], out[600], err[600];
+    snprintf(in, sizeof in, "%s/in.gz", (char *)*state);
+    snprintf(out, sizeof out, "%s/out.zst", (char *)*state);
+    snprintf(err, sizeof err, "%s/err.txt", (char *)*state);
+    pcomm_filter *f;
+    PT_OK(pcomm_filter_new_encoder(&f, PCOMM_CODEC_GZIP, -1));
+    char z[256];
+    size_t in_len = 6, out_len = sizeof z;
+    assert_int_equal(pcomm_filter_process(f, "hello\n", &in_len, z, &out_len, PCOMM_FILTER_FINISH),
+                     PCOMM_FILTER_END);
+    pcomm_filter_free(f);
+    int fd = open(in, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_int_equal(write(fd, z, out_len), (ssize_t)out_len);
+    close(fd);
+    assert_int_equal(run_json("-i", in, "-o", out, "-e", err, "HELPER", "echo", NULL), 0);
+    check("paths.codec=\"gzip\"", "outputs.0.compression=\"zstd\"", "outputs.0.written=true",
+          "outputs.1.compression=null", "bytes.stdin=6", "bytes.stdout=6", "paths.pty=null", NULL);
+    assert_int_equal(run_json("--raw-input", "-i", in, "HELPER", "echo", NULL), 0);
+    check("paths.codec=null", NULL);
+    assert_int_equal(run_json("-u", "HELPER", "exit", "0", NULL), 0);
+    check("paths.pty=\"ctty\"", NULL);
 }
 
 static void test_json_signal_death(void **state)
@@ -318,6 +345,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         REPORT_TEST(test_json_success_and_exit_code),
+        REPORT_TEST(test_json_codecs_and_pty),
         REPORT_TEST(test_json_signal_death),
         REPORT_TEST(test_json_timeout),
         REPORT_TEST(test_json_linger),
