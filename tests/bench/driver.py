@@ -248,6 +248,26 @@ def pipeline_groups(build, quick):
                             "sh -c 'w | cat | cat | cat'",
                             [("pcomm pipeline", "sh -c 'w | cat | cat | cat'", 0.95,
                               "pcomm >= 0.95x the shell")], cpus=cpus))
+    if not shutil.which("gzip"):
+        return groups
+    # A gunzip stage in the parent against a gzip -dc process, both feeding cat (the build log
+    # corpus of the filter benchmarks, made by gzip -6).
+    data = os.path.join(build, "bench-data")
+    os.makedirs(data, exist_ok=True)
+    plain = _corpus(data, "buildlog", 8 if quick else 256)
+    with open(plain, "rb") as inp:
+        zfile = _run_to(f"{plain}.gzip", ["gzip", "-6", "-c"], stdin=inp)
+    _warm(zfile)
+    size = str(os.path.getsize(plain))
+    for place, cpus in (("unpinned", None), ("same CPU", "0")):
+        v = [Variant("gzip -dc | cat", [f"{b}/bench_pipeline", "gzip-dc", size, zfile], env,
+                     "GB/s"),
+             Variant("gunzip filter stage | cat", [f"{b}/bench_pipeline", "gunzip", size, zfile],
+                     env, "GB/s")]
+        groups.append(Group(f"{int(size) >> 20} MiB gunzipped into cat, {place}", v, v[0].label,
+                            [(v[1].label, v[0].label, 1.5,
+                              "in-process filter stage >= 1.5x a gzip -dc process stage")],
+                            cpus=cpus))
     return groups
 
 
