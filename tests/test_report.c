@@ -95,6 +95,10 @@ static void test_json_success_and_exit_code(void **state)
 /* The codec that decoded -i, each output file's compression, and how the ptys were made. */
 static void test_json_codecs_and_pty(void **state)
 {
+    assert_int_equal(run_json("-u", "HELPER", "exit", "0", NULL), 0);
+    check("paths.pty=\"ctty\"", NULL);
+    if (!pcomm_filter_supported(PCOMM_CODEC_GZIP) || !pcomm_filter_supported(PCOMM_CODEC_ZSTD))
+        return;
     char in[600], out[600], err[600];
     snprintf(in, sizeof in, "%s/in.gz", (char *)*state);
     snprintf(out, sizeof out, "%s/out.zst", (char *)*state);
@@ -114,8 +118,6 @@ static void test_json_codecs_and_pty(void **state)
           "outputs.1.compression=null", "bytes.stdin=6", "bytes.stdout=6", "paths.pty=null", NULL);
     assert_int_equal(run_json("--raw-input", "-i", in, "HELPER", "echo", NULL), 0);
     check("paths.codec=null", NULL);
-    assert_int_equal(run_json("-u", "HELPER", "exit", "0", NULL), 0);
-    check("paths.pty=\"ctty\"", NULL);
 }
 
 static void test_json_signal_death(void **state)
