@@ -138,7 +138,8 @@ struct cli_output {
 };
 
 /* Decide how each stream is handled; discarded streams are set on the stages' commands (before
- * the job takes them). Then attach the pumped streams' sinks to the job. */
+ * the job takes them). Then attach the pumped streams' sinks to the job: 0, a negative error, or
+ * PCOMM_EUNSUPPORTED after reporting an encoder that could not be made. */
 int cli_output_plan(struct cli_output *out, const struct cli_opts *opts, pcomm_pipeline *stages);
 int cli_output_attach(struct cli_output *out, pcomm_job *job);
 

@@ -154,13 +154,15 @@ static int attach_encoder(struct cli_output *out, pcomm_job *job, int s)
     if (s == PCOMM_STDERR && out->file[2] == out->file[1])
         return pcomm_job_filter_output(job, s, pcomm_job_output_filter(job, PCOMM_STDOUT));
     pcomm_filter *f;
-    int r = cli_output_encoder(out->opts, out->codec[s], out->opts->output[s], &f);
-    if (r == 0 && (r = pcomm_job_filter_output(job, s, f)) < 0)
+    if (cli_output_encoder(out->opts, out->codec[s], out->opts->output[s], &f) < 0)
+        return PCOMM_EUNSUPPORTED; /* reported: a bad level, no memory */
+    int r = pcomm_job_filter_output(job, s, f);
+    if (r < 0)
         pcomm_filter_free(f);
-    if (r == 0)
+    else
         cli_verbose(out->opts, "output '%s': %s-compressed", out->opts->output[s],
                     pcomm_codec_name(out->codec[s]));
-    return r == -EINVAL ? PCOMM_EUNSUPPORTED : r; /* a bad level: reported */
+    return r;
 }
 
 int cli_output_attach(struct cli_output *out, pcomm_job *job)
