@@ -301,9 +301,9 @@ static void test_no_loss(void **state)
                     PT_OK(pcomm_job_status(jobs[j], &st));
                     fprintf(stderr,
                             "[ pty ] run %d: %zu of %ld bytes, first wrong at %zu, "
-                            "status %d/%d, flags %#x\n",
+                            "status %d/%d, flags %#x, error %d\n",
                             done + j, len, sizes[s], good, st.how, st.code,
-                            pcomm_job_flags(jobs[j]));
+                            pcomm_job_flags(jobs[j]), pcomm_job_error(jobs[j]));
                     short_runs++;
                 }
                 assert_int_equal(pcomm_job_flags(jobs[j]) & PCOMM_JOB_TRUNCATED, 0);
