@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -16,10 +17,11 @@
 struct zstd_state {
     ZSTD_CCtx *c;
     ZSTD_DCtx *d;
-    bool in_frame;       /* decoder: inside a frame (its end not yet seen) */
-    uint64_t frames;     /* decoder: frames completed */
-    uint64_t frame_in;   /* decoder: bytes of the current frame consumed */
-    unsigned window_max; /* decoder: log2 of the largest window allowed */
+    bool in_frame;         /* decoder: inside a frame (its end not yet seen) */
+    uint64_t frames;       /* decoder: frames completed */
+    uint64_t frame_in;     /* decoder: bytes of the current frame consumed */
+    unsigned char head[4]; /* decoder: the current frame's first bytes, its magic */
+    unsigned window_max;   /* decoder: log2 of the largest window allowed */
 };
 
 static const char *zstd_version(void)
@@ -161,6 +163,39 @@ static int zstd_decode_error(struct zstd_state *s, size_t r, char *msg)
     }
 }
 
+/* Whether the first n (<= 4) bytes of a frame can begin a zstd frame or a skippable frame.
+ * libzstd, when built with legacy support, also takes the frames of its pre-1.0 formats; their
+ * decoders emit bytes that depend on how corrupt input is chunked (found by fuzz_zstd), and no
+ * zstd tool of this decade writes them, so they are refused here as not zstd. */
+static bool zstd_magic_ok(const unsigned char *p, size_t n)
+{
+    static const unsigned char zstd1[4] = {0x28, 0xb5, 0x2f, 0xfd},
+                               skip[4] = {0x50, 0x2a, 0x4d, 0x18};
+    bool frame = true, skippable = true;
+    for (size_t i = 0; i < n; i++) {
+        frame = frame && p[i] == zstd1[i];
+        skippable = skippable && (i == 0 ? (p[i] & 0xf0) == skip[0] : p[i] == skip[i]);
+    }
+    return frame || skippable;
+}
+
+/* Check the part of the next frame's magic that this input holds; -EBADMSG when it is none. */
+static int zstd_check_magic(struct zstd_state *s, const ZSTD_inBuffer *in, char *msg)
+{
+    if (s->frame_in >= 4)
+        return 0;
+    size_t have = (size_t)s->frame_in, more = in->size - in->pos;
+    if (more > 4 - have)
+        more = 4 - have;
+    memcpy(s->head + have, (const unsigned char *)in->src + in->pos, more);
+    if (zstd_magic_ok(s->head, have + more))
+        return 0;
+    snprintf(msg, PCOMM__MSG_SIZE, "%s",
+             s->frames ? "trailing garbage after the compressed stream"
+                       : "not zstd data: bad magic");
+    return -EBADMSG;
+}
+
 static int zstd_decode(void *state, struct pcomm__buf *b, bool finish, char *msg)
 {
     struct zstd_state *s = state;
@@ -174,6 +209,12 @@ static int zstd_decode(void *state, struct pcomm__buf *b, bool finish, char *msg
             break;
         if (!s->in_frame)
             ZSTD_DCtx_setParameter(s->d, ZSTD_d_windowLogMax, (int)s->window_max);
+        int bad = zstd_check_magic(s, &in, msg);
+        if (bad < 0) {
+            b->in_used = in.pos;
+            b->out_used = out.pos;
+            return bad;
+        }
         size_t before = in.pos;
         r = ZSTD_decompressStream(s->d, &out, &in);
         s->frame_in += in.pos - before;
